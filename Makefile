@@ -25,6 +25,10 @@ $(VENV_STAMP): pyproject.toml
 .PHONY: venv
 venv: $(VENV_STAMP) ## Create the virtualenv and install atomfleet with dev tools
 
+# Area fragments (chart, observability, image/kind) add targets and may append to TEST_PREREQS.
+TEST_PREREQS :=
+-include mk/*.mk
+
 ##@ Local fleet
 
 .PHONY: demo
@@ -42,7 +46,7 @@ services-up: ## Start PostgreSQL and Redis on 127.0.0.1 when they do not answer
 	hack/services-up.sh
 
 .PHONY: test
-test: $(VENV_STAMP) services-up ## Run the whole test suite (real Redis, PostgreSQL, Celery workers, Helm engine)
+test: $(VENV_STAMP) services-up $(TEST_PREREQS) ## Run the whole test suite (real Redis, PostgreSQL, Celery workers, Helm engine)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 .PHONY: lint
@@ -50,4 +54,3 @@ lint: $(VENV_STAMP) ## ruff + mypy
 	$(BIN)/ruff check services workers tests k8s-tests
 	$(BIN)/mypy services workers
 
--include mk/*.mk
