@@ -1,0 +1,88 @@
+"""Fixtures: real Redis (DB 12), real ``celery worker`` subprocesses, a real Prometheus.
+
+Prometheus comes from Debian's ``prometheus`` package (``make test`` installs it through
+``mk/observability.mk``); tests that need it skip with a reason when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+_REPO = str(Path(__file__).resolve().parents[2])
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+# Publisher-side metrics of this test process go to a private folder, never /tmp/atomfleet-metrics.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="atomfleet-obs-mp-"))
+
+from tests.observability._support import (  # noqa: E402
+    BROKER_DB,
+    Prometheus,
+    Worker,
+    redis_base,
+)
+
+
+@pytest.fixture
+def broker_url() -> Iterator[str]:
+    url = f"{redis_base()}/{BROKER_DB}"
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:  # pragma: no cover
+        pytest.fail(f"Redis does not answer at {url} (run `make services-up`): {exc}")
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="atomfleet-obs-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def start_worker(broker_url: str, workdir: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(queue: str = "default", **kwargs: object) -> Worker:
+        worker = Worker(broker_url, queue, workdir, **kwargs)  # type: ignore[arg-type]
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def start_prometheus(workdir: Path) -> Iterator[Callable[..., Prometheus]]:
+    started: list[Prometheus] = []
+
+    def start(targets: dict[str, list[str]], **kwargs: object) -> Prometheus:
+        prom = Prometheus(workdir, targets, **kwargs)  # type: ignore[arg-type]
+        started.append(prom)
+        return prom
+
+    yield start
+    for prom in started:
+        prom.stop()
+
+
+@pytest.fixture
+def fleet_app(broker_url: str):  # type: ignore[no-untyped-def]
+    """The test app in this process (publisher side), pointed at the test broker DB."""
+    os.environ["OBS_BROKER_URL"] = broker_url
+    from tests.observability.fleet_app import app
+
+    app.conf.broker_url = broker_url
+    return app
