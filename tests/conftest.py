@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from services.runs.models import AtomRun
 from services.tenancy.models import ApiToken, Tenant
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -78,6 +79,8 @@ def worker_fleet(
         "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "ATOMFLEET_LOG_FORMAT": "json",
+        # Small enough that a long forecast is stored by reference.
+        "ATOMFLEET_INLINE_RESULT_MAX_BYTES": "4096",
         "PYTHONUNBUFFERED": "1",
     }
     log_dir = tmp_path_factory.mktemp("workers")
@@ -111,6 +114,37 @@ def wait_for(api: APIClient) -> Callable[..., dict[str, Any]]:
             time.sleep(0.2)
 
     return wait
+
+
+@pytest.fixture
+def broker_outage(broker_redis: redis.Redis) -> Iterator[TcpProxy]:
+    """Route this process's publishing through a proxy the test can take down (workers are direct)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from services.orchestrator.celery import app
+
+    target = urlsplit(settings.CELERY_BROKER_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    proxy.up()
+    auth = target.netloc.rpartition("@")[0]
+    proxied = urlunsplit(target._replace(netloc=f"{auth + '@' if auth else ''}127.0.0.1:{proxy.port}"))
+    saved = app.conf.broker_url
+
+    def reset_pools() -> None:
+        from kombu import pools
+
+        pools.reset()  # closes and forgets the global connection/producer pools
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    reset_pools()
+    app.conf.broker_url = proxied
+    try:
+        yield proxy
+    finally:
+        proxy.down()
+        reset_pools()
+        app.conf.broker_url = saved
 
 
 @pytest.fixture

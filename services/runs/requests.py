@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from billiard.einfo import ExceptionInfo
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
 from billiard.exceptions import WorkerLostError
 from celery.worker.request import Request
 from django.db import DatabaseError
@@ -39,6 +39,9 @@ class AtomRequest(Request):
     def on_failure(self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False) -> Any:
         result = super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
         # Idempotent atoms are requeued by Celery (reject_on_worker_lost); the others must not rerun.
-        if isinstance(exc_info.exception, WorkerLostError) and not self.task.reject_on_worker_lost:
-            self._record_failure("worker_lost", f"the worker process died: {exc_info.exception}")
+        exc = exc_info.exception
+        if isinstance(exc, ExceptionWithTraceback):  # how billiard ships a child's exception
+            exc = exc.exc
+        if isinstance(exc, WorkerLostError) and not self.task.reject_on_worker_lost:
+            self._record_failure("worker_lost", f"the worker process died: {exc}")
         return result
