@@ -50,6 +50,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
+# No static files are served (JSON API only); set for Django components that expect it.
+STATIC_URL = "static/"
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"
 # JSON request bodies (uploads have their own limit, see fleet settings).
