@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
 from workers.queues import declared_queues
 
 __all__ = ["Fleet", "FleetError"]

@@ -13,9 +13,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "services.orchestrator.settings"
 
 from celery import Celery  # noqa: E402
 from django.conf import settings  # noqa: E402
-from workers.catalog import load_catalog  # noqa: E402
 
 from services.runs.tasks import register_tasks  # noqa: E402
+from workers.catalog import load_catalog  # noqa: E402
 
 app = Celery("atomfleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")

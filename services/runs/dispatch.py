@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
-from workers.catalog import CATALOG, task_name_for
 
 from services.runs.models import AtomRun, RunStatus
+from workers.catalog import CATALOG, task_name_for
 
 __all__ = ["PUBLISHED_AT_HEADER", "publish", "dispatch_after_commit", "dispatch_outbox"]
 

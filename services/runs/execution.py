@@ -13,11 +13,6 @@ from typing import Any
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from workers.catalog import AtomSpec
-from workers.errors import AtomError, RunCancelled
-from workers.runtime import AtomContext
-from workers.runtime.logging import run_log_context
-from workers.storage import RunArtifacts, TenantFiles
 
 from services.runs import transitions
 from services.runs.dispatch import publish
@@ -25,6 +20,11 @@ from services.runs.heartbeat import Heartbeat
 from services.runs.models import AtomRun, RunStatus
 from services.runs.storage import get_store
 from services.runs.transitions import Claim
+from workers.catalog import AtomSpec
+from workers.errors import AtomError, RunCancelled
+from workers.runtime import AtomContext
+from workers.runtime.logging import run_log_context
+from workers.storage import RunArtifacts, TenantFiles
 
 __all__ = ["execute_run"]
 

@@ -34,7 +34,8 @@ class AtomRun(models.Model):
     atom = models.CharField(max_length=200)
     queue = models.CharField(max_length=40)
     args = models.JSONField()
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", means "no key": the partial unique constraint below ignores NULLs.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
 
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     progress = models.FloatField(default=0.0)

@@ -14,10 +14,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from workers.catalog import CATALOG
 
 from services.runs.dispatch import dispatch_outbox
 from services.runs.models import AtomRun, RunStatus, new_task_id
+from workers.catalog import CATALOG
 
 __all__ = ["ReconcileReport", "reconcile"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from django.conf import settings
+
 from workers.storage import ObjectStore, build_store
 
 

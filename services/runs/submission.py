@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from workers.catalog import CATALOG
-from workers.storage import TenantFiles
 
 from services.runs.dispatch import dispatch_after_commit
 from services.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
 from services.runs.models import AtomRun
 from services.runs.storage import get_store
 from services.tenancy.models import Tenant
+from workers.catalog import CATALOG
+from workers.storage import TenantFiles
 
 __all__ = ["submit_run"]
 

@@ -8,6 +8,7 @@ receipt and, if their worker dies, reconciled to ``failed``/``worker_lost``.
 from __future__ import annotations
 
 from celery import Celery, Task
+
 from workers.catalog import AtomSpec, Catalog
 
 __all__ = ["register_tasks"]

@@ -54,7 +54,7 @@ def test_unknown_run_and_endpoint_are_json_404(api: APIClient) -> None:
 
 
 def test_result_inline_and_local_artifact_stream(api: APIClient, tenant: Tenant) -> None:
-    key = f"tenants/acme/runs/r/report.json"
+    key = "tenants/acme/runs/r/report.json"
     get_store().put(key, b'{"rows": 3}', "application/json")
     run = _run(
         tenant, status=RunStatus.SUCCEEDED, result={"valid": True},

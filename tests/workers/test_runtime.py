@@ -12,7 +12,12 @@ import pytest
 
 from workers.errors import RunCancelled
 from workers.runtime import AtomContext
-from workers.runtime.logging import ConsoleFormatter, JsonFormatter, RunContextFilter, run_log_context
+from workers.runtime.logging import (
+    ConsoleFormatter,
+    JsonFormatter,
+    RunContextFilter,
+    run_log_context,
+)
 from workers.storage import LocalObjectStore, RunArtifacts, TenantFiles
 
 

@@ -7,14 +7,13 @@ timeout above every hard limit (checked at start-up), bounded publish retries.
 
 from __future__ import annotations
 
-from workers.queues import celery_queues
-
 from services.orchestrator.envconfig import env_int, env_str
 from services.orchestrator.settings.fleet import (
     ATOMFLEET_DISPATCH_INTERVAL,
     ATOMFLEET_QUEUES,
     ATOMFLEET_RECONCILE_INTERVAL,
 )
+from workers.queues import celery_queues
 
 _redis = env_str("REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 CELERY_BROKER_URL = env_str("ATOMFLEET_BROKER_URL", "") or f"{_redis}/0"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from workers.queues import declared_queues
-
 from services.orchestrator.envconfig import env_int, env_str
+from workers.queues import declared_queues
 
 ATOMFLEET_QUEUES = declared_queues()
 ATOMFLEET_STORAGE = {

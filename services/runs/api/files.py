@@ -8,10 +8,10 @@ from rest_framework.decorators import api_view, parser_classes
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from workers.storage import upload_key
 
 from services.http.errors import ApiError
 from services.runs.storage import get_store
+from workers.storage import upload_key
 
 
 @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}, responses={201: dict})

@@ -12,7 +12,6 @@ from rest_framework.generics import ListAPIView
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from workers.catalog import CATALOG
 
 from services.http.errors import ApiError
 from services.runs.api.serializers import AtomSerializer, RunSerializer, SubmitRunSerializer
@@ -21,6 +20,7 @@ from services.runs.errors import ArtifactNotFound, RunNotFound
 from services.runs.models import AtomRun, RunStatus
 from services.runs.storage import get_store
 from services.runs.submission import submit_run
+from workers.catalog import CATALOG
 
 
 def _run_for(request: Request, run_id: Any) -> AtomRun:
