@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -36,7 +37,7 @@ def execute_run(task: Task, spec: AtomSpec, run_id: str) -> str:
     decision = transitions.claim(
         run_id,
         task_id,
-        request.hostname or socket.gethostname(),
+        f"{request.hostname or socket.gethostname()}:{os.getpid()}",
         idempotent=spec.idempotent,
         stale_after=settings.ATOMFLEET_STALE_AFTER_SECONDS,
     )

@@ -25,6 +25,7 @@ class Claim(enum.Enum):
 
 
 def claim(run_id: str, task_id: str, hostname: str, *, idempotent: bool, stale_after: float) -> Claim:
+    """``hostname`` names the executing process (``<queue>@<host>:<pid>``) for operators."""
     now = timezone.now()
     owned = AtomRun.objects.filter(id=run_id, celery_task_id=task_id)
     taken = owned.filter(status__in=WAITING_STATUSES, cancel_requested=False).update(
