@@ -2,7 +2,7 @@
 
 ``from services.observability.gunicorn_hooks import on_starting, pre_fork, post_fork, child_exit``
 
-- ``on_starting`` (master): sets and wipes ``PROMETHEUS_MULTIPROC_DIR``.
+- ``on_starting`` (master): gives the API a fresh folder under ``PROMETHEUS_MULTIPROC_DIR``.
 - ``pre_fork`` (master): gives the new worker the lowest free slot number.
 - ``post_fork`` (worker): names its metric files after the slot (``g0``, ``g1``, ...), so workers
   recycled by ``max_requests`` reuse files instead of adding one set per pid.
@@ -22,7 +22,7 @@ _SLOT = "_atomfleet_metrics_slot"
 
 
 def on_starting(server: Any) -> None:
-    wipe_multiproc_dir()
+    wipe_multiproc_dir("api")
 
 
 def pre_fork(server: Any, worker: Any) -> None:
@@ -42,4 +42,4 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client.multiprocess import mark_process_dead
 
     slot = getattr(worker, _SLOT, None)
-    mark_process_dead(f"g{slot}" if slot is not None else worker.pid)
+    mark_process_dead(f"g{slot}" if slot is not None else worker.pid, os.environ["PROMETHEUS_MULTIPROC_DIR"])

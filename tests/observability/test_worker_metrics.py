@@ -55,7 +55,8 @@ def test_counts_are_exact_under_child_recycling_and_files_stay_bounded(
     assert prom.scalar('atomfleet_runs_total{atom="test.ok",outcome="time_limit"}') == 0
 
     # And the multiprocess folder holds one file per type and pool slot, not per dead child
-    files = sorted(p.name for p in worker.metrics_dir.iterdir())
+    (group_dir,) = worker.metrics_dir.iterdir()  # one folder per worker process group
+    files = sorted(p.name for p in group_dir.iterdir())
     assert len(files) <= 2 * (2 + 1), files
     assert {f.split("_")[-1].removesuffix(".db") for f in files} <= {"main", "c0", "c1"}, files
 

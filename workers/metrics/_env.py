@@ -6,7 +6,6 @@ is created in any process, so :mod:`workers.metrics` calls :func:`ensure_multipr
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 
@@ -30,15 +29,37 @@ def ensure_multiproc_dir() -> str:
     return path
 
 
-def wipe_multiproc_dir() -> str:
-    """Empty the multiprocess folder: only the main process of a process group, at start."""
-    path = ensure_multiproc_dir()
-    for entry in os.scandir(path):
-        if entry.is_dir(follow_symlinks=False):
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wipe_multiproc_dir(kind: str = "group") -> str:
+    """Give this process group a fresh folder ``<PROMETHEUS_MULTIPROC_DIR>/<kind>-<pid>``.
+
+    Called once by the main process of a process group (worker main process, gunicorn master)
+    before it forks. Each group gets a folder of its own, so several workers or an API sharing a
+    host and a ``/tmp`` (``atomfleet dev``, tests) never wipe or write each other's files; folders
+    of dead groups (a previous container run in the same pod) are removed. The environment
+    variable is pointed at the new folder, so forked children write there.
+    """
+    base = os.environ.get("ATOMFLEET_METRICS_BASE_DIR") or ensure_multiproc_dir()
+    os.environ["ATOMFLEET_METRICS_BASE_DIR"] = base
+    os.makedirs(base, exist_ok=True)
+    for entry in os.scandir(base):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        _, _, pid = entry.name.rpartition("-")
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
             shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
+    path = os.path.join(base, f"{kind}-{os.getpid()}")
+    os.makedirs(path)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
 
 

@@ -135,7 +135,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
         consume_from = app.amqp.queues
     _state.consumed = list(consume_from or [])
     set_identifier("main")
-    path = wipe_multiproc_dir()
+    path = wipe_multiproc_dir("worker")
     _preinitialize_runs(app)
     if app is not None:
         _state.stats = RedisQueueStats.from_app(app)
