@@ -219,3 +219,48 @@ class Prometheus:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+class Api:
+    """The test Django site (``api_site``) under gunicorn with the observability hooks."""
+
+    def __init__(self, broker_url: str, workdir: Path) -> None:
+        self.port = free_port()
+        self.metrics_dir = workdir / "api-metrics"
+        env = dict(os.environ, OBS_BROKER_URL=broker_url, OBS_API_PORT=str(self.port),
+                   DJANGO_SETTINGS_MODULE="tests.observability.api_site",
+                   PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
+                   PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env.pop("ATOMFLEET_METRICS_BASE_DIR", None)
+        self.log_path = workdir / "api.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "tests/observability/gunicorn_test_conf.py",
+                 "django.core.wsgi:get_wsgi_application()"],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self._up, 30, "test API up")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(self.log_path.read_text())
+        try:
+            return "# TYPE" in http_get(self.url + "/metrics", timeout=2)
+        except OSError:
+            return False
+
+    def request(self, method: str, path: str) -> int:
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(20)
