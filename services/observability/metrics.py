@@ -13,11 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import workers.metrics  # noqa: F401  - multiprocess mode before any metric is created
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+import workers.metrics  # noqa: F401  - multiprocess mode before any metric is created
 from workers.metrics._env import declared_queues
 from workers.metrics._redis import RedisQueueStats
 from workers.metrics.collectors import QueueCollector

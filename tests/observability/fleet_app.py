@@ -103,3 +103,19 @@ def obs_block_loop(state, seconds: float = 5.0):  # type: ignore[no-untyped-def]
     """Remote control command that blocks the worker's consumer loop (probe tests)."""
     time.sleep(float(seconds))
     return {"ok": "blocked"}
+
+
+@app.task(bind=True, name="atomfleet.atom.bench.incr")
+def bench_incr(self, key: str) -> None:
+    """Benchmark task: one Redis INCR (so completion is observable with metrics off too)."""
+    import redis
+
+    started = time.monotonic()
+    global _bench_client
+    if _bench_client is None:
+        _bench_client = redis.Redis.from_url(BROKER_URL)
+    _bench_client.incr(key)
+    _run(self, "succeeded", started)
+
+
+_bench_client = None

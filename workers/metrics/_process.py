@@ -45,5 +45,5 @@ def install_value_class() -> None:
     if getattr(_values.ValueClass, "_atomfleet", False):
         return
     value_class = _values.MultiProcessValue(process_identifier=current_identifier)
-    value_class._atomfleet = True  # type: ignore[attr-defined]
+    value_class._atomfleet = True
     _values.ValueClass = value_class

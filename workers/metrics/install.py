@@ -46,15 +46,28 @@ class _State:
 
 
 _state = _State()
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, cached: the hot path skips prometheus_client's lock and checks.
+
+    Bounded like the label sets themselves (no ids in labels).
+    """
+    key = (id(metric), *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
 
 
 def record_run_finished(atom: str, queue: str, outcome: str, duration_s: float | None) -> None:
     """Count a finished atom run; ``duration_s=None`` counts it without observing a duration."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown run outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
-    m.RUNS.labels(atom, queue, outcome).inc()
+    _child(m.RUNS, atom, queue, outcome).inc()
     if duration_s is not None:
-        m.RUN_DURATION.labels(atom, queue).observe(max(0.0, duration_s))
+        _child(m.RUN_DURATION, atom, queue).observe(max(0.0, duration_s))
 
 
 def _default_queue() -> str:
@@ -119,7 +132,7 @@ def _before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> Non
 def _after_task_publish(
     sender: str | None = None, routing_key: str | None = None, exchange: str | None = None, **_: Any
 ) -> None:
-    m.TASK_SENT.labels(sender or "unknown", _state.hostname, routing_key or exchange or "unknown").inc()
+    _child(m.TASK_SENT, sender or "unknown", _state.hostname, routing_key or exchange or "unknown").inc()
 
 
 # Worker main process --------------------------------------------------------------------------
@@ -160,7 +173,7 @@ def _preinitialize_runs(app: Any) -> None:
             continue
         for queue in _state.consumed:
             for outcome in OUTCOMES:
-                m.RUNS.labels(name[len(ATOM_TASK_PREFIX) :], queue, outcome)
+                _child(m.RUNS, name[len(ATOM_TASK_PREFIX) :], queue, outcome)
 
 
 def _on_worker_shutdown(**_: Any) -> None:
@@ -175,17 +188,17 @@ def _on_worker_shutdown(**_: Any) -> None:
 
 
 def _on_task_received(request: Any = None, **_: Any) -> None:
-    m.TASK_RECEIVED.labels(request.name, _state.hostname, _queue_of(request)).inc()
+    _child(m.TASK_RECEIVED, request.name, _state.hostname, _queue_of(request)).inc()
 
 
 def _on_task_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
     name = getattr(sender, "name", None) or getattr(request, "task", None) or "unknown"
-    m.TASK_REVOKED.labels(name, _state.hostname, _queue_of(request)).inc()
+    _child(m.TASK_REVOKED, name, _state.hostname, _queue_of(request)).inc()
 
 
 def _on_task_rejected(message: Any = None, **_: Any) -> None:
     headers = getattr(message, "headers", None) or {}
-    m.TASK_REJECTED.labels(headers.get("task", "unknown"), _state.hostname, _queue_of(message)).inc()
+    _child(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message)).inc()
 
 
 # Pool child (and main process for hard time limits / lost children) --------------------------
@@ -209,7 +222,7 @@ def _on_worker_process_shutdown(**_: Any) -> None:
 def _on_task_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
     task = task or sender
     queue = _queue_of(task.request)
-    m.TASK_STARTED.labels(task.name, _state.hostname, queue).inc()
+    _child(m.TASK_STARTED, task.name, _state.hostname, queue).inc()
     published_at = getattr(task.request, PUBLISHED_AT_HEADER, None)
     if published_at is not None:
         try:
@@ -217,7 +230,7 @@ def _on_task_prerun(sender: Any = None, task_id: str | None = None, task: Any = 
         except (TypeError, ValueError):
             wait = None
         if wait is not None:
-            m.TASK_QUEUE_WAIT.labels(task.name, queue).observe(wait)
+            _child(m.TASK_QUEUE_WAIT, task.name, queue).observe(wait)
     if task_id is not None:
         _state.started[task_id] = time.perf_counter()
 
@@ -226,13 +239,13 @@ def _on_task_postrun(sender: Any = None, task_id: str | None = None, task: Any =
     task = task or sender
     started = _state.started.pop(task_id, None) if task_id is not None else None
     if started is not None:
-        m.TASK_RUNTIME.labels(task.name, _state.hostname, _queue_of(task.request)).observe(
+        _child(m.TASK_RUNTIME, task.name, _state.hostname, _queue_of(task.request)).observe(
             time.perf_counter() - started
         )
 
 
 def _on_task_success(sender: Any = None, **_: Any) -> None:
-    m.TASK_SUCCEEDED.labels(sender.name, _state.hostname, _queue_of(sender.request)).inc()
+    _child(m.TASK_SUCCEEDED, sender.name, _state.hostname, _queue_of(sender.request)).inc()
 
 
 def _first_report_in_main(task_id: str | None, exc_name: str) -> bool:
@@ -260,7 +273,7 @@ def _on_task_failure(
     exc_name = type(exception).__name__ if exception is not None else "unknown"
     if current_identifier() == "main" and not _first_report_in_main(task_id, exc_name):
         return
-    m.TASK_FAILED.labels(name, _state.hostname, queue, exc_name).inc()
+    _child(m.TASK_FAILED, name, _state.hostname, queue, exc_name).inc()
     # A child killed by the hard time limit, or lost, cannot report its run: the main process does.
     if current_identifier() == "main" and name.startswith(ATOM_TASK_PREFIX):
         outcome = {"TimeLimitExceeded": "time_limit", "WorkerLostError": "worker_lost"}.get(exc_name)
@@ -269,7 +282,7 @@ def _on_task_failure(
 
 
 def _on_task_retry(sender: Any = None, request: Any = None, **_: Any) -> None:
-    m.TASK_RETRIED.labels(sender.name, _state.hostname, _queue_of(request)).inc()
+    _child(m.TASK_RETRIED, sender.name, _state.hostname, _queue_of(request)).inc()
 
 
 _HANDLERS = (
