@@ -168,10 +168,13 @@ def _preinitialize_runs(app: Any) -> None:
     """Create the run counters of this worker's atoms at 0, so ``increase()`` sees the first one."""
     if app is None:
         return
-    for name in list(app.tasks.keys()):
+    for name, task in list(app.tasks.items()):
         if not name.startswith(ATOM_TASK_PREFIX):
             continue
-        for queue in _state.consumed:
+        # An atom routed to a queue this worker does not consume gets no series here.
+        routed = getattr(task, "queue", None)
+        queues = _state.consumed if routed is None else [q for q in _state.consumed if q == routed]
+        for queue in queues:
             for outcome in OUTCOMES:
                 _child(m.RUNS, name[len(ATOM_TASK_PREFIX) :], queue, outcome)
 
