@@ -116,3 +116,24 @@ def test_backlog_includes_priority_lists_and_prefetched_messages(
     prom.wait_value('max(atomfleet_queue_backlog{queue_name="default"})', 0)
     prom.wait_value('max(atomfleet_queue_oldest_age_seconds{queue_name="default"})', 0)
     wait_for(lambda: worker.proc.poll() is None, 1, "worker still running")
+
+
+def test_revoked_and_rejected_tasks_are_counted(fleet_app, start_worker, start_prometheus, broker_url):
+    # Given a worker whose only slot is held busy
+    worker = start_worker("default", concurrency=1, prefetch=4, max_tasks_per_child=1)
+    worker.wait_ready()
+    prom = start_prometheus({"worker": [f"127.0.0.1:{worker.port}"]})
+    fleet_app.send_task("atomfleet.atom.test.hold", ("obs:release", 120), queue="default")
+    prom.wait_value('sum(atomfleet_worker_busy_slots)', 1, timeout=60)
+
+    # When a waiting task is revoked and a message names a task nobody registered
+    fleet_app.send_task("atomfleet.atom.test.ok", (1,), queue="default", task_id="obs-revoked-1")
+    fleet_app.control.revoke("obs-revoked-1")
+    fleet_app.send_task("atomfleet.atom.not_registered", queue="default")
+    redis.Redis.from_url(broker_url).lpush("obs:release", 1)
+
+    # Then both are counted, and the revoked task never started
+    prom.wait_value('sum(celery_task_revoked_total{name="atomfleet.atom.test.ok"})', 1, timeout=60)
+    prom.wait_value('sum(celery_task_rejected_total{name="atomfleet.atom.not_registered"})', 1)
+    prom.wait_value('sum(celery_task_succeeded_total{name="atomfleet.atom.test.hold"})', 1)
+    assert prom.scalar('sum(celery_task_started_total{name="atomfleet.atom.test.ok"})') is None

@@ -204,6 +204,11 @@ def _on_task_rejected(message: Any = None, **_: Any) -> None:
     _child(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message)).inc()
 
 
+def _on_task_unknown(message: Any = None, name: str | None = None, **_: Any) -> None:
+    # An unregistered task name: the message is rejected (celery-exporter counts it there too).
+    _child(m.TASK_REJECTED, name or "unknown", _state.hostname, _queue_of(message)).inc()
+
+
 # Pool child (and main process for hard time limits / lost children) --------------------------
 
 
@@ -296,6 +301,7 @@ _HANDLERS = (
     (signals.task_received, _on_task_received),
     (signals.task_revoked, _on_task_revoked),
     (signals.task_rejected, _on_task_rejected),
+    (signals.task_unknown, _on_task_unknown),
     (signals.worker_process_init, _on_worker_process_init),
     (signals.worker_process_shutdown, _on_worker_process_shutdown),
     (signals.task_prerun, _on_task_prerun),
