@@ -129,15 +129,17 @@ class OutboxCollector(Collector):
 def _queue_stats() -> RedisQueueStats | None:
     if _config.broker_url:
         return RedisQueueStats.from_broker(_config.broker_url, _config.transport_options)
-    app = _config.app
-    if app is None:
-        url = os.environ.get("ATOMFLEET_BROKER_URL")
-        if url:
-            return RedisQueueStats.from_broker(url, None)
-        from celery import current_app
+    if _config.app is not None:
+        return RedisQueueStats.from_app(_config.app)
+    # Default: the broker of Django's settings (the Celery app reads the same CELERY_* settings).
+    from django.conf import settings
 
-        app = current_app
-    return RedisQueueStats.from_app(app)
+    url = getattr(settings, "CELERY_BROKER_URL", None) or os.environ.get("ATOMFLEET_BROKER_URL")
+    if url:
+        return RedisQueueStats.from_broker(url, getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None))
+    from celery import current_app
+
+    return RedisQueueStats.from_app(current_app)
 
 
 def build_api_registry() -> CollectorRegistry:
