@@ -71,12 +71,13 @@ def render_templates(
     name: str = RELEASE,
     namespace: str = NAMESPACE,
     is_upgrade: bool = False,
+    chart: Path = CHART,
 ) -> dict[str, str]:
     """{template path: rendered text}. Raises helm_python.HelmError with Helm's message."""
     from helm_python import Chart
 
-    with Chart.load(str(CHART)) as chart:
-        return chart.render(
+    with Chart.load(str(chart)) as loaded:
+        return loaded.render(
             values=values or {},
             name=name,
             namespace=namespace,
