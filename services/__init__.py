@@ -1,0 +1,1 @@
+"""atomfleet orchestrator side: Django project, HTTP API, run state, Celery app, CLI."""

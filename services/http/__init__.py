@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the API: error shape, body limits, health endpoints."""

@@ -1,0 +1,24 @@
+"""The Celery app. Workers run ``celery -A services.orchestrator worker --queues=<queue>``.
+
+Every setting comes from Django settings (CELERY_ prefix). Building the app also checks the fleet's
+declaration — queues of every atom declared, visibility timeout above every hard limit — so a
+misconfigured process refuses to start instead of losing work.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "services.orchestrator.settings")
+
+from celery import Celery  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from services.runs.tasks import register_tasks  # noqa: E402
+from workers.catalog import load_catalog  # noqa: E402
+
+app = Celery("atomfleet")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+catalog = load_catalog(settings.ATOMFLEET_QUEUES, settings.ATOMFLEET_VISIBILITY_TIMEOUT)
+register_tasks(app, catalog)

@@ -1,0 +1,1 @@
+"""Atom runs: state, submission, dispatch, execution, reconciliation, HTTP API."""

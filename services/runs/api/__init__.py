@@ -1,0 +1,1 @@
+"""HTTP API of runs, atoms and files (DRF). Views translate; services decide."""

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class RunsConfig(AppConfig):
+    name = "services.runs"
+    label = "runs"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Every orchestrator process (API, workers, beat, manage) loads and checks the catalog:
+        # an atom on an undeclared queue or a too-short visibility timeout stops it here.
+        from workers.catalog import load_catalog
+
+        load_catalog(settings.ATOMFLEET_QUEUES, settings.ATOMFLEET_VISIBILITY_TIMEOUT)

@@ -1,0 +1,60 @@
+"""`atomfleet dev` and `atomfleet demo` on embedded defaults (SQLite, local storage, embedded Redis)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.fleet, pytest.mark.timeout(300)]
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment of a fresh shell: none of the test suite's database/broker settings."""
+    drop = ("ATOMFLEET_", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {"PYTHONUNBUFFERED": "1"}
+
+
+def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", "dev"], cwd=tmp_path, env=_clean_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    lines: dict[str, str] = {}
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        while "token" not in lines and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            key, _, value = line.strip().partition(" ")
+            lines.setdefault(key, value)
+        assert lines.get("api", "").startswith("http://127.0.0.1:"), lines
+        atoms = httpx.get(f"{lines['api']}/api/v1/atoms", headers={"Authorization": f"Bearer {lines['token']}"})
+        assert atoms.status_code == 200 and len(atoms.json()["results"]) >= 4
+        assert (tmp_path / ".atomfleet" / "dev.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{lines['api']}/healthz", timeout=2)
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path / ".atomfleet")], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", "processes of the fleet survived Ctrl-C"
+
+
+def test_demo_runs_one_atom_per_queue_and_exits_zero(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "demo"], cwd=tmp_path, env=_clean_env(),
+        capture_output=True, text=True, timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = done.stdout.split("queue ")[1]
+    for queue, atom in [("default", "text.stats"), ("io_bound", "data.validate_csv"), ("ml_training", "forecast.autoregressive")]:
+        assert any(row.split()[:3] == [queue, atom, "succeeded"] for row in table.splitlines()), table

@@ -1,0 +1,168 @@
+"""Shared fixtures: tenants and API clients, real Redis, real Celery workers per queue.
+
+Tests run against PostgreSQL (pytest-django's ``test_atomfleet`` database) and Redis DBs 10/11
+(see ``tests/settings.py``). Tests that need workers use
+``@pytest.mark.django_db(transaction=True)`` so what they write is committed and visible to the
+worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from services.runs.models import AtomRun
+from services.tenancy.models import ApiToken, Tenant
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.workers import WorkerFleet, queue_is_drained
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@pytest.fixture(scope="session")
+def broker_redis() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.flushdb()
+    redis.Redis.from_url(settings.CELERY_RESULT_BACKEND).flushdb()
+    yield client
+    client.close()
+
+
+def _make_tenant(slug: str) -> tuple[Tenant, str]:
+    tenant = Tenant.objects.create(slug=slug, name=slug.title())
+    _, raw = ApiToken.issue(tenant, f"{slug}-user")
+    return tenant, raw
+
+
+def _client(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def tenant_and_token(db: None) -> tuple[Tenant, str]:
+    return _make_tenant("acme")
+
+
+@pytest.fixture
+def tenant(tenant_and_token: tuple[Tenant, str]) -> Tenant:
+    return tenant_and_token[0]
+
+
+@pytest.fixture
+def api(tenant_and_token: tuple[Tenant, str]) -> APIClient:
+    return _client(tenant_and_token[1])
+
+
+@pytest.fixture
+def other_api(db: None) -> APIClient:
+    return _client(_make_tenant("globex")[1])
+
+
+@pytest.fixture(scope="session")
+def worker_fleet(
+    django_db_setup: None, django_db_blocker: Any, broker_redis: redis.Redis, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerFleet]:
+    """One real ``celery worker`` per declared queue, reading the test database."""
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "ATOMFLEET_LOG_FORMAT": "json",
+        # Small enough that a long forecast is stored by reference.
+        "ATOMFLEET_INLINE_RESULT_MAX_BYTES": "4096",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_dir = tmp_path_factory.mktemp("workers")
+    fleet = WorkerFleet(settings.ATOMFLEET_QUEUES, env, log_dir)
+    for queue in fleet.queues:
+        fleet.start(queue, concurrency=3 if queue == "default" else 2)
+    try:
+        for queue in fleet.queues:
+            fleet.wait_consuming(queue)
+        yield fleet
+    finally:
+        fleet.stop_all()
+
+
+@pytest.fixture
+def wait_for(api: APIClient) -> Callable[..., dict[str, Any]]:
+    """Poll a run through the API until ``predicate`` holds (default: finished)."""
+
+    def wait(
+        run_id: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda r: r["status"] in TERMINAL,
+        timeout: float = 60,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            run = api.get(f"/api/v1/runs/{run_id}").json()
+            if predicate(run):
+                return dict(run)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run {run_id} did not get there in {timeout}s: {run}")
+            time.sleep(0.2)
+
+    return wait
+
+
+@pytest.fixture
+def broker_outage(broker_redis: redis.Redis) -> Iterator[TcpProxy]:
+    """Route this process's publishing through a proxy the test can take down (workers are direct)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from services.orchestrator.celery import app
+
+    target = urlsplit(settings.CELERY_BROKER_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    proxy.up()
+    auth = target.netloc.rpartition("@")[0]
+    proxied = urlunsplit(target._replace(netloc=f"{auth + '@' if auth else ''}127.0.0.1:{proxy.port}"))
+    saved = app.conf.broker_url
+
+    def reset_pools() -> None:
+        from kombu import pools
+
+        pools.reset()  # closes and forgets the global connection/producer pools
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    reset_pools()
+    app.conf.broker_url = proxied
+    try:
+        yield proxy
+    finally:
+        proxy.down()
+        reset_pools()
+        app.conf.broker_url = saved
+
+
+@pytest.fixture
+def wait_drained(broker_redis: redis.Redis) -> Callable[[str, float], None]:
+    def wait(queue: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not queue_is_drained(broker_redis, queue):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"queue {queue} still holds messages after {timeout}s")
+            time.sleep(0.2)
+
+    return wait
+
+
+def run_row(run_id: str) -> AtomRun:
+    return AtomRun.objects.get(id=run_id)
+
+
+@pytest.fixture
+def worker_logs(worker_fleet: WorkerFleet) -> Callable[[str], str]:
+    return lambda queue: Path(worker_fleet.log_dir / f"worker-{queue}.log").read_text()

@@ -1,0 +1,25 @@
+"""Test settings: real PostgreSQL and Redis on 127.0.0.1 (databases of their own)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+os.environ.setdefault("ATOMFLEET_DEBUG", "true")
+os.environ.setdefault(
+    "DATABASE_URL",
+    os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/atomfleet"),
+)
+_redis = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+# Redis DBs 10/11 are the test suite's own, so a developer's local fleet (0/1) is left alone.
+os.environ.setdefault("ATOMFLEET_BROKER_URL", f"{_redis}/10")
+os.environ.setdefault("ATOMFLEET_RESULT_BACKEND_URL", f"{_redis}/11")
+os.environ.setdefault("ATOMFLEET_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("ATOMFLEET_STALE_AFTER_SECONDS", "4")
+os.environ.setdefault("ATOMFLEET_OUTBOX_GRACE_SECONDS", "0")
+os.environ.setdefault("ATOMFLEET_PROGRESS_INTERVAL", "0.2")
+os.environ.setdefault(
+    "ATOMFLEET_STORAGE_LOCAL_ROOT", os.path.join(tempfile.gettempdir(), "atomfleet-test-storage")
+)
+
+from services.orchestrator.settings import *  # noqa: E402,F403

@@ -1,0 +1,63 @@
+"""``diagnostics.*`` (queue ``default``): sleep in steps with progress.
+
+For demos, cancellation and fault tests. ``diagnostics.sleep`` is idempotent (redelivered after a
+worker dies); ``diagnostics.sleep_once`` stands for a side-effecting job that must never run twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.catalog import RetryPolicy, atom
+from workers.errors import TransientAtomError
+from workers.runtime import AtomContext
+
+_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["seconds"],
+    "properties": {
+        "seconds": {"type": "number", "minimum": 0, "maximum": 3000},
+        "steps": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10},
+        "fail_attempts": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 10,
+            "default": 0,
+            "description": "raise a transient error on the first N attempts (retry drills)",
+        },
+    },
+}
+_RETRY = RetryPolicy(max_retries=5, backoff_base=0.5, backoff_max=10.0)
+
+
+def _sleep(ctx: AtomContext, *, seconds: float, steps: int = 10, fail_attempts: int = 0) -> dict[str, Any]:
+    if ctx.attempt <= fail_attempts:
+        raise TransientAtomError(f"simulated transient failure on attempt {ctx.attempt}")
+    for step in range(steps):
+        ctx.sleep(seconds / steps)
+        ctx.progress((step + 1) / steps, f"step {step + 1}/{steps}")
+    return {"slept_seconds": seconds, "steps": steps, "attempt": ctx.attempt}
+
+
+atom(
+    name="diagnostics.sleep",
+    queue="default",
+    description="Sleeps in steps with progress (idempotent: safe to redeliver).",
+    schema=_SCHEMA,
+    soft_time_limit=3300,
+    time_limit=3400,
+    idempotent=True,
+    retry=_RETRY,
+)(_sleep)
+
+atom(
+    name="diagnostics.sleep_once",
+    queue="default",
+    description="Sleeps in steps with progress; never re-run after a worker loss (not idempotent).",
+    schema=_SCHEMA,
+    soft_time_limit=3300,
+    time_limit=3400,
+    idempotent=False,
+    retry=_RETRY,
+)(_sleep)

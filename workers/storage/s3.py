@@ -1,0 +1,81 @@
+"""S3 backend (AWS S3 or MinIO) through boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+from botocore.client import Config
+from botocore.exceptions import ClientError
+
+from workers.errors import ObjectNotFound, StorageError
+from workers.storage.base import check_key
+
+__all__ = ["S3ObjectStore"]
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+class S3ObjectStore:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        client: Any | None = None,
+    ) -> None:
+        self.bucket = bucket
+        # Path-style addressing works with MinIO and with AWS alike.
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type
+        )
+
+    def _get(self, key: str) -> Any:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"s3 get {key!r}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        body: bytes = self._get(key)["Body"].read()
+        return body
+
+    def _head(self, key: str) -> Any:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=check_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise ObjectNotFound(key) from None
+            raise StorageError(f"s3 head {key!r}: {exc}") from exc
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._head(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        return int(self._head(key)["ContentLength"])
+
+    def iter_chunks(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]:
+        body = self._get(key)["Body"]
+        yield from body.iter_chunks(chunk_size)
+
+    def presigned_url(self, key: str, expires_in: int) -> str | None:
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": check_key(key)}, ExpiresIn=expires_in
+        )
+        return url
