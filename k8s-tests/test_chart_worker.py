@@ -74,10 +74,12 @@ def test_cpu_only_turns_gpus_off() -> None:
     assert "nodeSelector" not in spec and "tolerations" not in spec
 
 
-def test_kind_pins_ml_training_to_the_kind_gpu_node_without_a_device_plugin() -> None:
+def test_kind_places_ml_training_on_the_kind_gpu_node() -> None:
+    """hack/kind/cluster.yaml labels and taints its GPU node like a real one; fake-gpu.sh advertises the resource."""
     spec = pod_spec(worker(render(["kind.yaml"]), "ml_training"))
-    assert spec["nodeSelector"] == {"atomfleet.io/gpu": "true"}
-    assert "nvidia.com/gpu" not in spec["containers"][0]["resources"]["limits"]
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
 
 
 def test_adding_reports_renders_deployment_autoscaler_and_pdb() -> None:
