@@ -1,0 +1,122 @@
+{{/* ---------------------------------------------------------------------------------------------
+Every cross-field check, gathered into one readable failure. values.schema.json handles types,
+enums and unknown keys; this handles what depends on more than one value.
+Called once, from config/config-configmap.yaml.
+--------------------------------------------------------------------------------------------- */}}
+{{- define "atomfleet.validate" -}}
+{{- $v := .Values -}}
+{{- $errors := list -}}
+
+{{- /* Redis */ -}}
+{{- if $v.redis.enabled -}}
+{{- if or $v.externalRedis.host $v.externalRedis.urlSecret.name -}}
+{{- $errors = append $errors "externalRedis.host/urlSecret.name are set but redis.enabled is true: set redis.enabled=false to use an external Redis" -}}
+{{- end -}}
+{{- else if not (or $v.externalRedis.host $v.externalRedis.urlSecret.name) -}}
+{{- $errors = append $errors "redis.enabled is false: set externalRedis.host or externalRedis.urlSecret.name" -}}
+{{- end -}}
+{{- if and (not $v.redis.enabled) $v.externalRedis.password $v.externalRedis.existingSecret -}}
+{{- $errors = append $errors "externalRedis.password and externalRedis.existingSecret are both set: keep one" -}}
+{{- end -}}
+
+{{- /* PostgreSQL */ -}}
+{{- if $v.postgresql.enabled -}}
+{{- if or $v.externalDatabase.url $v.externalDatabase.existingSecret -}}
+{{- $errors = append $errors "externalDatabase.* is set but postgresql.enabled is true: keep one database" -}}
+{{- end -}}
+{{- else if not (or $v.externalDatabase.url $v.externalDatabase.existingSecret) -}}
+{{- $errors = append $errors "no database: set externalDatabase.existingSecret (or externalDatabase.url), or postgresql.enabled=true for a dev cluster" -}}
+{{- else if and $v.externalDatabase.url $v.externalDatabase.existingSecret -}}
+{{- $errors = append $errors "externalDatabase.url and externalDatabase.existingSecret are both set: keep one" -}}
+{{- end -}}
+
+{{- /* Storage */ -}}
+{{- if eq $v.storage.backend "s3" -}}
+{{- if not $v.storage.s3.bucket -}}
+{{- $errors = append $errors "storage.s3.bucket is empty" -}}
+{{- end -}}
+{{- if and $v.storage.s3.accessKeyId (not $v.storage.s3.secretAccessKey) -}}
+{{- $errors = append $errors "storage.s3.accessKeyId is set without storage.s3.secretAccessKey" -}}
+{{- end -}}
+{{- if and $v.minio.enabled $v.storage.s3.endpointUrl -}}
+{{- $errors = append $errors "storage.s3.endpointUrl is set but minio.enabled is true (the in-chart MinIO is the endpoint): keep one" -}}
+{{- end -}}
+{{- else -}}
+{{- if not $v.storage.local.existingClaim -}}
+{{- $errors = append $errors "storage.backend is local: set storage.local.existingClaim to a ReadWriteMany claim shared by every pod" -}}
+{{- end -}}
+{{- if $v.minio.enabled -}}
+{{- $errors = append $errors "minio.enabled is true but storage.backend is local: use storage.backend=s3" -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* Ingress */ -}}
+{{- if and $v.api.ingress.enabled (not $v.api.ingress.hosts) -}}
+{{- $errors = append $errors "api.ingress.enabled is true but api.ingress.hosts is empty" -}}
+{{- end -}}
+
+{{- /* Queues */ -}}
+{{- $queues := fromJson (include "atomfleet.worker.queues" .) -}}
+{{- if not $queues -}}
+{{- $errors = append $errors "workers.queues is empty: declare at least the default queue" -}}
+{{- end -}}
+{{- if and $v.beat.enabled (not (hasKey $queues "default")) -}}
+{{- $errors = append $errors "workers.queues.default is missing: the beat's maintenance tasks (outbox dispatcher, reconciler) run on it" -}}
+{{- end -}}
+{{- $visibility := int $v.config.visibilityTimeout -}}
+{{- range $name, $q := $queues -}}
+{{- $p := printf "workers.queues.%s" $name -}}
+{{- $grace := int $q.terminationGracePeriodSeconds -}}
+{{- $a := $q.autoscaling -}}
+{{- $hasSoft := not (kindIs "invalid" $q.softTimeLimit) -}}
+{{- $hasHard := not (kindIs "invalid" $q.timeLimit) -}}
+{{- if and $hasSoft $hasHard (ge (int $q.softTimeLimit) (int $q.timeLimit)) -}}
+{{- $errors = append $errors (printf "%s.softTimeLimit (%d) must be below timeLimit (%d)" $p (int $q.softTimeLimit) (int $q.timeLimit)) -}}
+{{- end -}}
+{{- if and $hasHard (ge (int $q.timeLimit) $visibility) -}}
+{{- $errors = append $errors (printf "%s.timeLimit (%d) must be below config.visibilityTimeout (%d), or Redis redelivers running tasks" $p (int $q.timeLimit) $visibility) -}}
+{{- end -}}
+{{- if and (eq $q.pool "solo") (or $hasSoft $hasHard) -}}
+{{- $errors = append $errors (printf "%s: pool solo cannot enforce timeLimit/softTimeLimit; use prefork" $p) -}}
+{{- end -}}
+{{- if eq $q.shutdown.mode "soft" -}}
+{{- if le $grace (int $q.shutdown.softTimeout) -}}
+{{- $errors = append $errors (printf "%s.terminationGracePeriodSeconds (%d) must exceed shutdown.softTimeout (%d), or pods are killed mid soft shutdown" $p $grace (int $q.shutdown.softTimeout)) -}}
+{{- end -}}
+{{- else if $hasSoft -}}
+{{- if le $grace (int $q.softTimeLimit) -}}
+{{- $errors = append $errors (printf "%s.terminationGracePeriodSeconds (%d) must exceed softTimeLimit (%d), or warm shutdown is cut by SIGKILL" $p $grace (int $q.softTimeLimit)) -}}
+{{- end -}}
+{{- else if $hasHard -}}
+{{- if le $grace (int $q.timeLimit) -}}
+{{- $errors = append $errors (printf "%s.terminationGracePeriodSeconds (%d) must exceed timeLimit (%d), or warm shutdown is cut by SIGKILL" $p $grace (int $q.timeLimit)) -}}
+{{- end -}}
+{{- end -}}
+{{- if ne $a.mode "none" -}}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) -}}
+{{- $errors = append $errors (printf "%s.autoscaling.minReplicas (%d) exceeds maxReplicas (%d)" $p (int $a.minReplicas) (int $a.maxReplicas)) -}}
+{{- end -}}
+{{- if and (eq $a.mode "hpa") (lt (int $a.minReplicas) 1) -}}
+{{- $errors = append $errors (printf "%s.autoscaling.minReplicas must be >= 1 in hpa mode (a HorizontalPodAutoscaler cannot scale from zero; use keda)" $p) -}}
+{{- end -}}
+{{- if and (eq $name "default") (lt (int $a.minReplicas) 1) -}}
+{{- $errors = append $errors "workers.queues.default.autoscaling.minReplicas must be >= 1: the beat's maintenance tasks run on the default queue and emit no backlog signal before they are queued" -}}
+{{- end -}}
+{{- if gt (int $a.fallbackReplicas) (int $a.maxReplicas) -}}
+{{- $errors = append $errors (printf "%s.autoscaling.fallbackReplicas (%d) exceeds maxReplicas (%d)" $p (int $a.fallbackReplicas) (int $a.maxReplicas)) -}}
+{{- end -}}
+{{- if and (not (kindIs "invalid" $a.scaleDownStabilizationSeconds)) (lt (int $a.scaleDownStabilizationSeconds) $grace) -}}
+{{- $errors = append $errors (printf "%s.autoscaling.scaleDownStabilizationSeconds (%d) must be at least terminationGracePeriodSeconds (%d)" $p (int $a.scaleDownStabilizationSeconds) $grace) -}}
+{{- end -}}
+{{- if and (eq $a.mode "keda") (not $v.autoscaling.prometheus.serverAddress) -}}
+{{- $errors = append $errors (printf "%s.autoscaling.mode is keda but autoscaling.prometheus.serverAddress is empty" $p) -}}
+{{- end -}}
+{{- else if and (eq $name "default") (lt (int $q.replicas) 1) -}}
+{{- $errors = append $errors "workers.queues.default.replicas must be >= 1: the beat's maintenance tasks run on the default queue" -}}
+{{- end -}}
+{{- end -}}
+
+{{- if $errors -}}
+{{- fail (printf "\n\natomfleet: invalid values (%d):\n  - %s\n" (len $errors) (join "\n  - " $errors)) -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,3 @@
+{{- define "atomfleet.beat.name" -}}
+{{- include "atomfleet.componentName" (dict "ctx" . "component" "beat") -}}
+{{- end -}}

@@ -1,0 +1,3 @@
+{{- define "atomfleet.flower.name" -}}
+{{- include "atomfleet.componentName" (dict "ctx" . "component" "flower") -}}
+{{- end -}}

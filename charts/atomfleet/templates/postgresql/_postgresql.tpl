@@ -1,0 +1,3 @@
+{{- define "atomfleet.postgresql.name" -}}
+{{- include "atomfleet.componentName" (dict "ctx" . "component" "postgresql") -}}
+{{- end -}}

@@ -1,0 +1,3 @@
+{{- define "atomfleet.redis.name" -}}
+{{- include "atomfleet.componentName" (dict "ctx" . "component" "redis") -}}
+{{- end -}}

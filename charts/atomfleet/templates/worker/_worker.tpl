@@ -1,0 +1,83 @@
+{{/* ---------------------------------------------------------------------------------------------
+Workers: one Deployment (+ autoscaler, PDB) per entry of workers.queues, merged over workers.defaults.
+--------------------------------------------------------------------------------------------- */}}
+
+{{/* The merged queue map as JSON: {<queue>: defaults ⊕ queues.<queue>}. Null entries are dropped. */}}
+{{- define "atomfleet.worker.queues" -}}
+{{- $out := dict -}}
+{{- range $name, $q := .Values.workers.queues -}}
+{{- if kindIs "map" $q -}}
+{{- $_ := set $out $name (fromJson (include "atomfleet.deepMerge" (dict "base" $.Values.workers.defaults "over" $q))) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Object name of a queue's Deployment and friends: dict "ctx" $ "queue" <name> */}}
+{{- define "atomfleet.worker.name" -}}
+{{- include "atomfleet.componentName" (dict "ctx" .ctx "component" (printf "worker-%s" (.queue | replace "_" "-"))) -}}
+{{- end -}}
+
+{{/* Scale-down stabilization: the explicit value, else the queue's grace period. */}}
+{{- define "atomfleet.worker.stabilization" -}}
+{{- $a := .autoscaling -}}
+{{- if kindIs "invalid" $a.scaleDownStabilizationSeconds -}}
+{{- int .terminationGracePeriodSeconds -}}
+{{- else -}}
+{{- int $a.scaleDownStabilizationSeconds -}}
+{{- end -}}
+{{- end -}}
+
+{{/* PromQL label matchers of the queue's scaling query: dict "ctx" $ "queue" <name> */}}
+{{- define "atomfleet.worker.matchers" -}}
+{{- $extra := tpl .ctx.Values.autoscaling.prometheus.labelMatchers .ctx -}}
+{{- printf "queue_name=%q" .queue -}}{{- with $extra }},{{ . }}{{- end -}}
+{{- end -}}
+
+{{/*
+Demand of a queue = messages waiting (backlog, incl. priority lists and fetched-not-started) plus
+tasks running (busy slots). With target = slots per pod (concurrency) and an AverageValue target,
+the autoscaler computes desired = ceil(demand / concurrency) = ceil((backlog + busy) / slots).
+The backlog is exported by every worker pod and the API for every declared queue (max, not sum);
+busy slots are per pod (sum; 0 when no worker of the queue runs, so 0 -> N works).
+*/}}
+{{- define "atomfleet.worker.demandQuery" -}}
+{{- $m := include "atomfleet.worker.matchers" . -}}
+{{- printf "max(atomfleet_queue_backlog{%s}) + (sum(atomfleet_worker_busy_slots{%s}) or vector(0))" $m $m -}}
+{{- end -}}
+
+{{/* The worker's command line (exec form: celery is PID 1 and receives SIGTERM). dict "ctx" $ "queue" <name> "q" <merged> */}}
+{{- define "atomfleet.worker.args" -}}
+{{- $q := .q -}}
+- -A
+- services.orchestrator
+- worker
+- --queues={{ .queue }}
+- --hostname={{ .queue }}@$(POD_NAME)
+- --concurrency={{ int $q.concurrency }}
+- --prefetch-multiplier={{ int $q.prefetchMultiplier }}
+- --pool={{ $q.pool }}
+{{- if not (kindIs "invalid" $q.timeLimit) }}
+- --time-limit={{ int $q.timeLimit }}
+{{- end }}
+{{- if not (kindIs "invalid" $q.softTimeLimit) }}
+- --soft-time-limit={{ int $q.softTimeLimit }}
+{{- end }}
+{{- if not (kindIs "invalid" $q.maxTasksPerChild) }}
+- --max-tasks-per-child={{ int $q.maxTasksPerChild }}
+{{- end }}
+- --without-mingle
+- --without-gossip
+- --loglevel={{ .ctx.Values.config.logLevel }}
+{{- end -}}
+
+{{/* Worker resources: values, plus the GPU limit when gpu.enabled. */}}
+{{- define "atomfleet.worker.resources" -}}
+{{- $res := deepCopy (.resources | default dict) -}}
+{{- if .gpu.enabled -}}
+{{- $limits := deepCopy (get $res "limits" | default dict) -}}
+{{- $_ := set $limits .gpu.resourceName (int .gpu.count) -}}
+{{- $_ := set $res "limits" $limits -}}
+{{- end -}}
+{{- toYaml $res -}}
+{{- end -}}

@@ -1,0 +1,86 @@
+"""Per-queue autoscaling: none / keda / hpa; replicas omitted when an autoscaler owns the
+Deployment; the demand query; stabilization >= grace period; fallback; activation threshold."""
+
+from __future__ import annotations
+
+import pytest
+from chartlib import find, one, render
+
+
+def test_mode_none_sets_replicas_and_renders_no_autoscaler() -> None:
+    objs = render([], {"workers": {"queues": {"io_bound": {"replicas": 3}}}})
+    assert one(objs, "Deployment", "atomfleet-worker-io-bound")["spec"]["replicas"] == 3
+    assert not find(objs, "ScaledObject") and not find(objs, "HorizontalPodAutoscaler")
+
+
+def test_keda_scaled_object_scales_on_backlog_plus_busy_slots_per_concurrency() -> None:
+    objs = render(["production.yaml"])
+    dep = one(objs, "Deployment", "atomfleet-worker-io-bound")
+    assert "replicas" not in dep["spec"]  # helm upgrade does not fight KEDA
+    so = one(objs, "ScaledObject", "atomfleet-worker-io-bound")
+    spec = so["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "atomfleet-worker-io-bound"}
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (1, 40)
+    trigger = spec["triggers"][0]
+    assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
+    meta = trigger["metadata"]
+    assert meta["threshold"] == "32"  # the queue's concurrency: slots per pod
+    assert meta["activationThreshold"] == "0"
+    assert meta["serverAddress"] == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    m = 'queue_name="io_bound",namespace="atomfleet"'
+    assert meta["query"] == f"max(atomfleet_queue_backlog{{{m}}}) + (sum(atomfleet_worker_busy_slots{{{m}}}) or vector(0))"
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    grace = dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= grace
+
+
+def test_keda_can_scale_ml_training_from_zero_with_an_activation_threshold() -> None:
+    so = one(render(["production.yaml"], {"workers": {"queues": {"ml_training": {"autoscaling": {"activationThreshold": 2}}}}}),
+             "ScaledObject", "atomfleet-worker-ml-training")
+    assert so["spec"]["minReplicaCount"] == 0
+    assert so["spec"]["triggers"][0]["metadata"]["activationThreshold"] == "2"
+    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 3900
+
+
+def test_hpa_mode_uses_the_adapter_external_metric() -> None:
+    objs = render(["hpa.yaml"])
+    hpa = one(objs, "HorizontalPodAutoscaler", "atomfleet-worker-default")
+    assert "replicas" not in one(objs, "Deployment", "atomfleet-worker-default")["spec"]
+    metric = hpa["spec"]["metrics"][0]["external"]
+    assert metric["metric"] == {"name": "atomfleet_queue_demand", "selector": {"matchLabels": {"queue_name": "default"}}}
+    assert metric["target"] == {"type": "AverageValue", "averageValue": "4"}
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    assert not find(objs, "ScaledObject")
+
+
+def test_explicit_stabilization_longer_than_grace_is_kept() -> None:
+    so = one(render(["production.yaml"], {"workers": {"queues": {"default": {"autoscaling": {"scaleDownStabilizationSeconds": 900}}}}}),
+             "ScaledObject", "atomfleet-worker-default")
+    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
+
+
+def test_extra_label_matchers_are_templated() -> None:
+    so = one(render(["production.yaml"], {"autoscaling": {"prometheus": {"labelMatchers": 'cluster="eu",namespace="{{ .Release.Namespace }}"'}}}),
+             "ScaledObject", "atomfleet-worker-default")
+    assert 'atomfleet_queue_backlog{queue_name="default",cluster="eu",namespace="atomfleet"}' in so["spec"]["triggers"][0]["metadata"]["query"]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"workers": {"queues": {"default": {"autoscaling": {"mode": "keda", "minReplicas": 0}}}}},
+         "workers.queues.default.autoscaling.minReplicas must be >= 1"),
+        ({"workers": {"queues": {"default": {"replicas": 0}}}}, "workers.queues.default.replicas must be >= 1"),
+        ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "hpa", "minReplicas": 0}}}}},
+         "workers.queues.io_bound.autoscaling.minReplicas must be >= 1 in hpa mode"),
+        ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda", "scaleDownStabilizationSeconds": 60}}}}},
+         "workers.queues.io_bound.autoscaling.scaleDownStabilizationSeconds (60) must be at least terminationGracePeriodSeconds (300)"),
+        ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda", "minReplicas": 5, "maxReplicas": 2}}}}},
+         "workers.queues.io_bound.autoscaling.minReplicas (5) exceeds maxReplicas (2)"),
+        ({"autoscaling": {"prometheus": {"serverAddress": ""}}, "workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda"}}}}},
+         "autoscaling.prometheus.serverAddress is empty"),
+        ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "auto"}}}}}, "/workers/queues/io_bound/autoscaling/mode"),
+    ],
+)
+def test_bad_autoscaling_values_are_rejected(render_error, values, message) -> None:
+    assert message in render_error(values)

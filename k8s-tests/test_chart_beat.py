@@ -1,0 +1,28 @@
+"""Beat: exactly one replica, Recreate, the contract's command line."""
+
+from __future__ import annotations
+
+from chartlib import container, find, one, render
+
+
+def test_beat_is_a_single_recreate_deployment() -> None:
+    dep = one(render(), "Deployment", "atomfleet-beat")
+    assert dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    c = container(dep)
+    assert c["command"] == ["celery"]
+    assert c["args"] == ["-A", "services.orchestrator", "beat", "--schedule=/tmp/celerybeat-schedule", "--loglevel=INFO"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+
+
+def test_beat_never_autoscales_and_its_pdb_never_blocks_drains() -> None:
+    objs = render(["production.yaml"])
+    assert not [o for o in find(objs, "ScaledObject") if o["spec"]["scaleTargetRef"]["name"] == "atomfleet-beat"]
+    assert one(objs, "PodDisruptionBudget", "atomfleet-beat")["spec"]["maxUnavailable"] == 1
+
+
+def test_beat_needs_the_default_queue(render_error) -> None:
+    assert "workers.queues.default is missing" in render_error({"workers": {"queues": {"default": None}}})
+    # without beat (another release runs it) the default queue is optional
+    objs = render([], {"beat": {"enabled": False}, "workers": {"queues": {"default": None}}})
+    assert not find(objs, "Deployment", "atomfleet-beat")

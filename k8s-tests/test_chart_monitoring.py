@@ -1,0 +1,76 @@
+"""ServiceMonitor (API), PodMonitor (workers), PrometheusRule (files/alerts) and Grafana dashboard
+ConfigMaps (files/dashboards): each optional, with configurable extra labels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+from chartlib import chart_render, find, one, render
+
+ON = {"monitoring": {"labels": {"release": "prom"}, "serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True},
+                     "prometheusRule": {"enabled": True}, "dashboards": {"enabled": True}}}
+
+
+def test_monitoring_objects_are_off_by_default() -> None:
+    objs = render()
+    for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
+        assert not find(objs, kind)
+
+
+def test_service_monitor_scrapes_the_api_and_pod_monitor_every_worker() -> None:
+    objs = render([], ON)
+    sm = one(objs, "ServiceMonitor", "atomfleet-api")
+    assert sm["metadata"]["labels"]["release"] == "prom"
+    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+    assert sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    pm = one(objs, "PodMonitor", "atomfleet-worker")
+    assert pm["metadata"]["labels"]["release"] == "prom"
+    assert pm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
+    assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+
+
+def _chart_with_files(tmp_path: Path) -> Path:
+    chart = tmp_path / "atomfleet"
+    shutil.copytree(chart_render.CHART, chart)
+    (chart / "files" / "dashboards" / "atomfleet_overview.json").write_text(json.dumps({"title": "atomfleet overview", "panels": []}))
+    alerts = chart / "files" / "alerts" / "atomfleet-alerts.yaml"
+    if not alerts.exists():
+        alerts.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "vector(1)"}]}]}))
+    return chart
+
+
+def test_dashboards_and_alert_rules_come_from_the_chart_files(tmp_path: Path) -> None:
+    chart = _chart_with_files(tmp_path)
+    text = chart_render.manifest_text(chart_render.render_templates(ON, chart=chart))
+    objs = [o for o in yaml.safe_load_all(text) if o]
+    cm = one(objs, "ConfigMap", "atomfleet-dashboard-atomfleet-overview")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(cm["data"]["atomfleet_overview.json"])["title"] == "atomfleet overview"
+    rule = one(objs, "PrometheusRule", "atomfleet-alerts")
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    assert rule["spec"]["groups"]
+
+
+def test_missing_dashboard_and_alert_files_render_nothing_instead_of_failing() -> None:
+    # The chart renders whether or not files/ has content yet.
+    objs = render([], ON)
+    if not list((chart_render.CHART / "files" / "dashboards").glob("*.json")):
+        assert not [o for o in find(objs, "ConfigMap") if "grafana_dashboard" in o["metadata"]["labels"]]
+    if not (chart_render.CHART / "files" / "alerts" / "atomfleet-alerts.yaml").exists():
+        assert not find(objs, "PrometheusRule")
+
+
+def test_dashboards_can_go_to_grafanas_namespace(tmp_path: Path) -> None:
+    chart = _chart_with_files(tmp_path)
+    values = {"monitoring": {"dashboards": {"enabled": True, "namespace": "grafana", "labels": {"grafana_dashboard": "1", "team": "x"}}}}
+    objs = [o for o in yaml.safe_load_all(chart_render.manifest_text(chart_render.render_templates(values, chart=chart))) if o]
+    cm = one(objs, "ConfigMap", "atomfleet-dashboard-atomfleet-overview")
+    assert cm["metadata"]["namespace"] == "grafana" and cm["metadata"]["labels"]["team"] == "x"
+
+
+def test_bad_monitoring_values_are_rejected(render_error) -> None:
+    assert "/monitoring/interval" in render_error({"monitoring": {"interval": "often"}})
+    assert "/monitoring/labels/release" in render_error({"monitoring": {"labels": {"release": 1}}})
