@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"throughput  best off {off:.1f} tasks/s, best on {on:.1f} tasks/s, ratio on/off {on / off:.3f}, "
           f"overhead {overhead:+.1f}% (target <= 5%): {'OK' if overhead <= 5 else 'ABOVE TARGET'}")
 
-    print(f"hot path    {hot_path_cost():.1f} us of metric writes per task (7 samples, multiprocess files)")
+    print(f"hot path    {hot_path_cost():.1f} us of metric writes per task in-process (received, started, wait, runtime, succeeded, run + duration)")
 
     print(f"scrape latency after {args.recycled} recycled children (max-tasks-per-child=1, concurrency "
           f"{args.concurrency + 2}), {args.scrapes} scrapes:", flush=True)
