@@ -16,9 +16,14 @@ from django.conf import settings  # noqa: E402
 
 from services.runs.tasks import register_tasks  # noqa: E402
 from workers.catalog import load_catalog  # noqa: E402
+from workers.metrics import install_worker_metrics  # noqa: E402
+from workers.probes import install_worker_probes  # noqa: E402
 
 app = Celery("atomfleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 catalog = load_catalog(settings.ATOMFLEET_QUEUES, settings.ATOMFLEET_VISIBILITY_TIMEOUT)
 register_tasks(app, catalog)
+# Worker pods: Prometheus metrics (prefork-safe) on ATOMFLEET_METRICS_PORT and probe files.
+install_worker_metrics(app)
+install_worker_probes(app)

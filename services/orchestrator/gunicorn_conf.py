@@ -2,6 +2,9 @@
 
 import os
 
+# Prometheus multiprocess bookkeeping across gunicorn workers (bounded metric files).
+from services.observability.gunicorn_hooks import child_exit, on_starting, post_fork, pre_fork  # noqa: F401
+
 bind = f"{os.environ.get('ATOMFLEET_API_HOST', '0.0.0.0')}:{os.environ.get('ATOMFLEET_API_PORT', '8000')}"
 workers = int(os.environ.get("ATOMFLEET_API_WORKERS", "2"))
 # Uploads stream through the worker; long enough for a large file on a slow link.

@@ -3,10 +3,12 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
 from services.http.health import healthz, readyz
+from services.observability.views import metrics_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path(
         "api/v1/schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),

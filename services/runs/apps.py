@@ -13,3 +13,9 @@ class RunsConfig(AppConfig):
         from workers.catalog import load_catalog
 
         load_catalog(settings.ATOMFLEET_QUEUES, settings.ATOMFLEET_VISIBILITY_TIMEOUT)
+
+        from services.observability import set_outbox_stats_provider
+        from services.runs.dispatch import outbox_stats
+
+        # The API's /metrics counts the outbox at scrape time (one indexed query).
+        set_outbox_stats_provider(outbox_stats)

@@ -17,10 +17,11 @@ from django.utils import timezone
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
 
+from services.observability import OutboxStats
 from services.runs.models import AtomRun, RunStatus
 from workers.catalog import CATALOG, task_name_for
 
-__all__ = ["PUBLISHED_AT_HEADER", "publish", "dispatch_after_commit", "dispatch_outbox"]
+__all__ = ["PUBLISHED_AT_HEADER", "publish", "dispatch_after_commit", "dispatch_outbox", "outbox_stats"]
 
 log = logging.getLogger(__name__)
 # Publish time stamped on every message: queue wait and oldest-message age are measured from it.
@@ -82,5 +83,9 @@ def dispatch_outbox(limit: int = 500) -> int:
     return sent
 
 
-def outbox_size() -> int:
-    return AtomRun.objects.filter(status=RunStatus.QUEUED, dispatched_at__isnull=True).count()
+def outbox_stats() -> OutboxStats:
+    """How many accepted runs wait to be published, and for how long the oldest has (scrape time)."""
+    pending = AtomRun.objects.filter(status=RunStatus.QUEUED, dispatched_at__isnull=True)
+    oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
+    age = (timezone.now() - oldest).total_seconds() if oldest else None
+    return OutboxStats(waiting=pending.count(), oldest_age_seconds=age)

@@ -22,6 +22,7 @@ from services.runs.storage import get_store
 from services.runs.transitions import Claim
 from workers.catalog import AtomSpec
 from workers.errors import AtomError, RunCancelled
+from workers.metrics import record_run_finished
 from workers.runtime import AtomContext
 from workers.runtime.logging import run_log_context
 from workers.storage import RunArtifacts, TenantFiles
@@ -92,6 +93,7 @@ def _execute(task: Task, spec: AtomSpec, run: AtomRun, tenant: str, task_id: str
             countdown = spec.retry.delay(retries + 1)
             transitions.mark_retrying(run_id, task_id, getattr(exc, "code", "transient_error"), str(exc))
             log.warning("transient failure, retry %d/%d in %.1fs: %s", retries + 1, spec.retry.max_retries, countdown, exc)
+            record_run_finished(spec.name, spec.queue, "retrying", time.monotonic() - started)
             beat.stop()
             raise task.retry(exc=exc, countdown=countdown, max_retries=spec.retry.max_retries) from exc
         code = exc.code if isinstance(exc, AtomError) else "atom_error"
@@ -105,7 +107,9 @@ def _execute(task: Task, spec: AtomSpec, run: AtomRun, tenant: str, task_id: str
         outcome = "succeeded"
     finally:
         beat.stop()
-    log.info("run %s in %.2fs", outcome, time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    record_run_finished(spec.name, spec.queue, outcome, elapsed)
+    log.info("run %s in %.2fs", outcome, elapsed)
     return outcome
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from services.observability import record_reconciler_action
 from services.runs.dispatch import dispatch_outbox
 from services.runs.models import AtomRun, RunStatus, new_task_id
 from workers.catalog import CATALOG
@@ -53,6 +54,8 @@ def reconcile() -> ReconcileReport:
         ):
             failed += 1
             log.warning("run %s lost its worker; marked failed (atom %s is not idempotent)", run.id, run.atom)
+    record_reconciler_action("requeued", requeued)
+    record_reconciler_action("failed_worker_lost", failed)
     if requeued:
         dispatch_outbox()
     return ReconcileReport(requeued=requeued, failed=failed)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from services.observability import record_run_submitted
 from services.runs.dispatch import dispatch_after_commit
 from services.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
 from services.runs.models import AtomRun
@@ -59,6 +60,7 @@ def submit_run(
                 idempotency_key=idempotency_key,
             )
             dispatch_after_commit(str(run.id))
+            transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
     except IntegrityError:
         # Lost a race with a concurrent request carrying the same key.
         existing = AtomRun.objects.get(tenant=tenant, idempotency_key=idempotency_key)
