@@ -40,24 +40,18 @@ def _sleep(ctx: AtomContext, *, seconds: float, steps: int = 10, fail_attempts: 
     return {"slept_seconds": seconds, "steps": steps, "attempt": ctx.attempt}
 
 
-atom(
-    name="diagnostics.sleep",
-    queue="default",
-    description="Sleeps in steps with progress (idempotent: safe to redeliver).",
-    schema=_SCHEMA,
-    soft_time_limit=3300,
-    time_limit=3400,
-    idempotent=True,
-    retry=_RETRY,
-)(_sleep)
-
-atom(
-    name="diagnostics.sleep_once",
-    queue="default",
-    description="Sleeps in steps with progress; never re-run after a worker loss (not idempotent).",
-    schema=_SCHEMA,
-    soft_time_limit=3300,
-    time_limit=3400,
-    idempotent=False,
-    retry=_RETRY,
-)(_sleep)
+for _name, _idempotent, _description in [
+    ("diagnostics.sleep", True, "Sleeps in steps with progress (idempotent: safe to redeliver)."),
+    ("diagnostics.sleep_once", False,
+     "Sleeps in steps with progress; never re-run after a worker loss (not idempotent)."),
+]:
+    atom(
+        name=_name,
+        queue="default",
+        description=_description,
+        schema=_SCHEMA,
+        soft_time_limit=3300,
+        time_limit=3400,
+        idempotent=_idempotent,
+        retry=_RETRY,
+    )(_sleep)

@@ -40,25 +40,24 @@ class S3ObjectStore:
             Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type
         )
 
-    def _get(self, key: str) -> Any:
+    def _object_call(self, operation: str, key: str) -> Any:
+        """``get_object``/``head_object`` with S3's "missing" codes mapped to ObjectNotFound."""
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))
+            return getattr(self.client, operation)(Bucket=self.bucket, Key=check_key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
                 raise ObjectNotFound(key) from None
-            raise StorageError(f"s3 get {key!r}: {exc}") from exc
+            raise StorageError(f"s3 {operation} {key!r}: {exc}") from exc
+
+    def _get(self, key: str) -> Any:
+        return self._object_call("get_object", key)
 
     def get(self, key: str) -> bytes:
         body: bytes = self._get(key)["Body"].read()
         return body
 
     def _head(self, key: str) -> Any:
-        try:
-            return self.client.head_object(Bucket=self.bucket, Key=check_key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                raise ObjectNotFound(key) from None
-            raise StorageError(f"s3 head {key!r}: {exc}") from exc
+        return self._object_call("head_object", key)
 
     def exists(self, key: str) -> bool:
         try:
