@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers of the hack/*.sh kind scripts (sourced, not run).
 # The pinned versions come from mk/kind.mk; these defaults only matter when a script runs alone.
 
