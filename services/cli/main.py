@@ -51,7 +51,10 @@ def cmd_dev(_: argparse.Namespace) -> int:
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a parent that started us in the background may have left SIGINT
+    # ignored, and Ctrl-C (or SIGTERM from a supervisor) must still stop every process.
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     try:
         fleet.start()
         print(f"api {fleet.api_url}")
