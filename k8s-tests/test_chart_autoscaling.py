@@ -68,9 +68,6 @@ def test_extra_label_matchers_are_templated() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"workers": {"queues": {"default": {"autoscaling": {"mode": "keda", "minReplicas": 0}}}}},
-         "workers.queues.default.autoscaling.minReplicas must be >= 1"),
-        ({"workers": {"queues": {"default": {"replicas": 0}}}}, "workers.queues.default.replicas must be >= 1"),
         ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "hpa", "minReplicas": 0}}}}},
          "workers.queues.io_bound.autoscaling.minReplicas must be >= 1 in hpa mode"),
         ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda", "scaleDownStabilizationSeconds": 60}}}}},
@@ -84,3 +81,9 @@ def test_extra_label_matchers_are_templated() -> None:
 )
 def test_bad_autoscaling_values_are_rejected(render_error, values, message) -> None:
     assert message in render_error(values)
+
+
+def test_default_queue_may_scale_to_zero() -> None:
+    # Beat runs the maintenance jobs itself, so no queue needs a standing worker.
+    objs = render(["production.yaml"], {"workers": {"queues": {"default": {"autoscaling": {"mode": "keda", "minReplicas": 0}}}}})
+    assert one(objs, "ScaledObject", "atomfleet-worker-default")["spec"]["minReplicaCount"] == 0

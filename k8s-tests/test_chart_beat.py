@@ -21,8 +21,9 @@ def test_beat_never_autoscales_and_its_pdb_never_blocks_drains() -> None:
     assert one(objs, "PodDisruptionBudget", "atomfleet-beat")["spec"]["maxUnavailable"] == 1
 
 
-def test_beat_needs_the_default_queue(render_error) -> None:
-    assert "workers.queues.default is missing" in render_error({"workers": {"queues": {"default": None}}})
-    # without beat (another release runs it) the default queue is optional
-    objs = render([], {"beat": {"enabled": False}, "workers": {"queues": {"default": None}}})
-    assert not find(objs, "Deployment", "atomfleet-beat")
+def test_the_default_queue_is_required_with_or_without_beat(render_error) -> None:
+    # Every process refuses to start when ATOMFLEET_QUEUES lacks `default` (Celery's default queue),
+    # so the chart refuses to render such a release rather than install pods that crash-loop.
+    for beat in (True, False):
+        error = render_error({"beat": {"enabled": beat}, "workers": {"queues": {"default": None}}})
+        assert "workers.queues.default is missing" in error

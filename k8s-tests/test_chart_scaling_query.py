@@ -161,8 +161,17 @@ def test_rendered_query_yields_backlog_plus_busy_slots_and_the_expected_replicas
         return float(result[0]["value"][1]) if result else None
 
     busy = f'sum(atomfleet_worker_busy_slots{{queue_name="default",namespace="{NAMESPACE}"}})'
-    wait_until(lambda: demand() == RUNS and [float(r["value"][1]) for r in query(prometheus, busy)] == [CONCURRENCY],
-               120, f"demand {RUNS} with {CONCURRENCY} busy slots", pods)
+    seen: list[tuple[float | None, list[float]]] = []
+
+    def settled() -> bool:
+        observed = (demand(), [float(r["value"][1]) for r in query(prometheus, busy)])
+        seen.append(observed)
+        return observed == (RUNS, [CONCURRENCY])
+
+    try:
+        wait_until(settled, 120, f"demand {RUNS} with {CONCURRENCY} busy slots", pods)
+    except AssertionError as exc:
+        raise AssertionError(f"last (demand, busy) observed: {seen[-5:]}\n{exc}") from None
     value = demand()
     assert value == RUNS
     assert math.ceil(value / threshold) == math.ceil(RUNS / CONCURRENCY) == 3

@@ -44,7 +44,7 @@ def parse_queues(raw: str) -> tuple[str, ...]:
         names.append(item)
     if "default" not in names:
         raise ConfigurationError(
-            f"{QUEUES_ENV} must declare the 'default' queue (it carries the maintenance tasks)"
+            f"{QUEUES_ENV} must declare the 'default' queue (Celery's default queue)"
         )
     return tuple(names)
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
 
 import workers.metrics  # noqa: F401  - multiprocess mode before any metric is created
 from workers.metrics._env import declared_queues
@@ -30,6 +31,7 @@ __all__ = [
     "API_REQUEST_DURATION",
     "OutboxStats",
     "RECONCILER_ACTIONS",
+    "RECONCILER_ACTIONS_KEY",
     "RUNS_SUBMITTED",
     "build_api_registry",
     "configure",
@@ -52,11 +54,10 @@ API_REQUEST_DURATION = Histogram(
 RUNS_SUBMITTED = Counter(
     "atomfleet_runs_submitted", "Runs accepted by the API, by atom and queue.", ("atom", "queue_name")
 )
-RECONCILER_ACTIONS = Counter(
-    "atomfleet_reconciler_actions",
-    "Actions taken by the reconciler (e.g. redispatched, marked_worker_lost, expired).",
-    ("action",),
-)
+# The reconciler runs inside beat, which serves no /metrics: it counts its actions in a Redis hash
+# on the broker and the API exports the totals (a counter that restarts with Redis' data).
+RECONCILER_ACTIONS_KEY = "atomfleet:reconciler_actions"
+RECONCILER_ACTIONS = ("redispatched", "marked_worker_lost")
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,40 @@ def record_run_submitted(atom: str, queue: str) -> None:
 
 
 def record_reconciler_action(action: str, count: int = 1) -> None:
-    """Count reconciler actions; ``action`` must come from a fixed vocabulary (it is a label)."""
-    if count:
-        RECONCILER_ACTIONS.labels(action).inc(count)
+    """Count reconciler actions in Redis; ``action`` must come from a fixed vocabulary (a label)."""
+    if not count:
+        return
+    stats = _queue_stats()
+    if stats is None:
+        return
+    try:
+        stats.client.hincrby(stats.prefix + RECONCILER_ACTIONS_KEY, action, count)
+    except RedisError as exc:  # a metric must never fail the reconciler
+        log.warning("could not count reconciler action %s: %s", action, exc)
+
+
+class ReconcilerActionsCollector(Collector):
+    def __init__(self, stats: RedisQueueStats | None) -> None:
+        self.stats = stats
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        if self.stats is None:
+            return
+        try:
+            raw = self.stats.client.hgetall(self.stats.prefix + RECONCILER_ACTIONS_KEY)
+        except RedisError as exc:
+            log.warning("reconciler action counts unavailable: %s", exc)
+            return
+        totals = {(key.decode() if isinstance(key, bytes) else key): float(value) for key, value in raw.items()}
+        family = CounterMetricFamily(
+            "atomfleet_reconciler_actions", "Actions taken by the reconciler, by action.", labels=["action"]
+        )
+        for action in sorted(set(RECONCILER_ACTIONS) | set(totals)):
+            family.add_metric([action], totals.get(action, 0.0))
+        yield family
 
 
 class OutboxCollector(Collector):
@@ -147,7 +179,9 @@ def build_api_registry() -> CollectorRegistry:
     if _config.registry is None:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
-        registry.register(QueueCollector(_queue_stats(), declared_queues))
+        stats = _queue_stats()
+        registry.register(QueueCollector(stats, declared_queues))
+        registry.register(ReconcilerActionsCollector(stats))
         registry.register(OutboxCollector())
         _config.registry = registry
     return _config.registry

@@ -54,8 +54,8 @@ def reconcile() -> ReconcileReport:
         ):
             failed += 1
             log.warning("run %s lost its worker; marked failed (atom %s is not idempotent)", run.id, run.atom)
-    record_reconciler_action("requeued", requeued)
-    record_reconciler_action("failed_worker_lost", failed)
+    record_reconciler_action("redispatched", requeued)
+    record_reconciler_action("marked_worker_lost", failed)
     if requeued:
         dispatch_outbox()
     return ReconcileReport(requeued=requeued, failed=failed)

@@ -1,5 +1,8 @@
 """Celery tasks: one thin task per catalog atom, plus the maintenance tasks beat schedules.
 
+Beat runs the maintenance tasks in its own process (``services.orchestrator.beat``); they stay
+registered so an operator can also send one by hand (``celery -A services.orchestrator call``).
+
 Task names come from the catalog (``atomfleet.atom.<atom>``), never from a request. Idempotent
 atoms are acknowledged late and requeued if their worker process dies; the others are acked on
 receipt and, if their worker dies, reconciled to ``failed``/``worker_lost``.
@@ -23,7 +26,6 @@ def _register_atom_task(app: Celery, spec: AtomSpec) -> None:
     app.task(
         bind=True,
         name=spec.task_name,
-        queue=spec.queue,
         acks_late=spec.idempotent,
         reject_on_worker_lost=spec.idempotent,
         soft_time_limit=spec.soft_time_limit,
@@ -50,5 +52,7 @@ def _reconcile() -> dict[str, int]:
 def register_tasks(app: Celery, catalog: Catalog) -> None:
     for spec in catalog:
         _register_atom_task(app, spec)
-    app.task(name="atomfleet.maintenance.dispatch_outbox", queue="default", ignore_result=True)(_dispatch_outbox)
-    app.task(name="atomfleet.maintenance.reconcile", queue="default", ignore_result=True)(_reconcile)
+    app.task(name="atomfleet.maintenance.dispatch_outbox", ignore_result=True)(_dispatch_outbox)
+    app.task(name="atomfleet.maintenance.reconcile", ignore_result=True)(_reconcile)
+    # Every publish names its queue explicitly; routes cover retries and hand-sent tasks too.
+    app.conf.task_routes = {spec.task_name: {"queue": spec.queue} for spec in catalog}

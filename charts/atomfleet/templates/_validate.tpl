@@ -60,8 +60,8 @@ Called once, from config/config-configmap.yaml.
 {{- if not $queues -}}
 {{- $errors = append $errors "workers.queues is empty: declare at least the default queue" -}}
 {{- end -}}
-{{- if and $v.beat.enabled (not (hasKey $queues "default")) -}}
-{{- $errors = append $errors "workers.queues.default is missing: the beat's maintenance tasks (outbox dispatcher, reconciler) run on it" -}}
+{{- if not (hasKey $queues "default") -}}
+{{- $errors = append $errors "workers.queues.default is missing: it is Celery's default queue and every process refuses to start without it (scale it to zero instead)" -}}
 {{- end -}}
 {{- $visibility := int $v.config.visibilityTimeout -}}
 {{- range $name, $q := $queues -}}
@@ -99,9 +99,6 @@ Called once, from config/config-configmap.yaml.
 {{- if and (eq $a.mode "hpa") (lt (int $a.minReplicas) 1) -}}
 {{- $errors = append $errors (printf "%s.autoscaling.minReplicas must be >= 1 in hpa mode (a HorizontalPodAutoscaler cannot scale from zero; use keda)" $p) -}}
 {{- end -}}
-{{- if and (eq $name "default") (lt (int $a.minReplicas) 1) -}}
-{{- $errors = append $errors "workers.queues.default.autoscaling.minReplicas must be >= 1: the beat's maintenance tasks run on the default queue and emit no backlog signal before they are queued" -}}
-{{- end -}}
 {{- if gt (int $a.fallbackReplicas) (int $a.maxReplicas) -}}
 {{- $errors = append $errors (printf "%s.autoscaling.fallbackReplicas (%d) exceeds maxReplicas (%d)" $p (int $a.fallbackReplicas) (int $a.maxReplicas)) -}}
 {{- end -}}
@@ -111,8 +108,6 @@ Called once, from config/config-configmap.yaml.
 {{- if and (eq $a.mode "keda") (not $v.autoscaling.prometheus.serverAddress) -}}
 {{- $errors = append $errors (printf "%s.autoscaling.mode is keda but autoscaling.prometheus.serverAddress is empty" $p) -}}
 {{- end -}}
-{{- else if and (eq $name "default") (lt (int $q.replicas) 1) -}}
-{{- $errors = append $errors "workers.queues.default.replicas must be >= 1: the beat's maintenance tasks run on the default queue" -}}
 {{- end -}}
 {{- end -}}
 

@@ -63,16 +63,16 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT", 0, minimum=0))
 CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT > 0
 
-# Maintenance runs on the `default` queue, which therefore always keeps at least one worker.
+# Beat runs the maintenance jobs in its own process (see services/orchestrator/beat.py): they are
+# never queued behind long runs.
+CELERY_BEAT_SCHEDULER = "services.orchestrator.beat:MaintenanceScheduler"
 CELERY_BEAT_SCHEDULE = {
     "dispatch-outbox": {
         "task": "atomfleet.maintenance.dispatch_outbox",
         "schedule": float(ATOMFLEET_DISPATCH_INTERVAL),
-        "options": {"queue": "default", "expires": ATOMFLEET_DISPATCH_INTERVAL},
     },
     "reconcile-runs": {
         "task": "atomfleet.maintenance.reconcile",
         "schedule": float(ATOMFLEET_RECONCILE_INTERVAL),
-        "options": {"queue": "default", "expires": ATOMFLEET_RECONCILE_INTERVAL},
     },
 }
