@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from workers.atoms._inputs import read_uploaded_text
 from workers.catalog import atom
-from workers.errors import InvalidAtomInput, ObjectNotFound
+from workers.errors import InvalidAtomInput
 from workers.runtime import AtomContext
 
 
@@ -24,11 +25,7 @@ def _gpu_visible() -> bool:
 
 
 def _series_from_csv(ctx: AtomContext, key: str, column: str) -> list[float]:
-    try:
-        text = ctx.files.read_text(key)
-    except ObjectNotFound:
-        raise InvalidAtomInput(f"input file {key!r} does not exist", code="input_not_found") from None
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(read_uploaded_text(ctx, key)))
     if column not in (reader.fieldnames or []):
         raise InvalidAtomInput(f"column {column!r} not in the CSV header {reader.fieldnames}")
     try:

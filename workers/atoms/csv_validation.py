@@ -13,8 +13,8 @@ import json
 import re
 from typing import Any
 
+from workers.atoms._inputs import read_uploaded_text
 from workers.catalog import atom
-from workers.errors import InvalidAtomInput, ObjectNotFound
 from workers.runtime import AtomContext
 
 _COLUMN = {
@@ -94,13 +94,7 @@ def validate_csv(
     delimiter: str = ",",
     max_errors: int = 1000,
 ) -> dict[str, Any]:
-    try:
-        text = ctx.files.read_text(file)
-    except ObjectNotFound:
-        raise InvalidAtomInput(f"input file {file!r} does not exist", code="input_not_found") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidAtomInput(f"input file is not UTF-8 text: {exc}") from exc
-
+    text = read_uploaded_text(ctx, file)
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = reader.fieldnames or []
     missing = [c["name"] for c in columns if c["name"] not in header]
