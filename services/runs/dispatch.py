@@ -7,6 +7,7 @@ accepted is lost. Publishing twice is harmless (the worker's guarded claim runs 
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from datetime import timedelta
@@ -45,17 +46,23 @@ def publish(run_id: str, atom: str, queue: str, task_id: str, countdown: float |
     )
 
 
-def _dispatch(run_id: str) -> bool:
+class Sent(enum.Enum):
+    PUBLISHED = "published"
+    NOTHING_TO_DO = "nothing_to_do"  # already published, cancelled, or gone
+    BROKER_DOWN = "broker_down"  # stays in the outbox
+
+
+def _dispatch(run_id: str) -> Sent:
     run = AtomRun.objects.filter(id=run_id, status=RunStatus.QUEUED, dispatched_at__isnull=True).first()
     if run is None:
-        return False
+        return Sent.NOTHING_TO_DO
     try:
         publish(str(run.id), run.atom, run.queue, run.celery_task_id)
     except _BROKER_ERRORS as exc:
         log.warning("broker unavailable, run %s stays in the outbox: %s", run.id, exc)
-        return False
+        return Sent.BROKER_DOWN
     AtomRun.objects.filter(id=run.id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
-    return True
+    return Sent.PUBLISHED
 
 
 def dispatch_after_commit(run_id: str) -> None:
@@ -72,12 +79,10 @@ def dispatch_outbox(limit: int = 500) -> int:
     )
     sent = 0
     for run_id in pending:
-        if not _dispatch(str(run_id)):
-            # The broker is still down (or the run moved on): leave the rest for the next round.
-            if AtomRun.objects.filter(id=run_id, dispatched_at__isnull=True, status=RunStatus.QUEUED).exists():
-                break
-            continue
-        sent += 1
+        outcome = _dispatch(str(run_id))
+        if outcome is Sent.BROKER_DOWN:
+            break  # still down: leave the rest for the next round
+        sent += outcome is Sent.PUBLISHED
     if sent:
         log.info("outbox: published %d run(s)", sent)
     return sent

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from workers.catalog import RetryPolicy, atom
 from workers.errors import TransientAtomError
 from workers.runtime import AtomContext
@@ -26,16 +28,29 @@ _SCHEMA = {
             "default": 0,
             "description": "raise a transient error on the first N attempts (retry drills)",
         },
+        "ignore_soft_limit": {
+            "type": "boolean",
+            "default": False,
+            "description": "keep sleeping past the soft time limit, as code stuck outside Python "
+            "would (hard-limit kill drills)",
+        },
     },
 }
 _RETRY = RetryPolicy(max_retries=5, backoff_base=0.5, backoff_max=10.0)
 
 
-def _sleep(ctx: AtomContext, *, seconds: float, steps: int = 10, fail_attempts: int = 0) -> dict[str, Any]:
+def _sleep(
+    ctx: AtomContext, *, seconds: float, steps: int = 10, fail_attempts: int = 0, ignore_soft_limit: bool = False
+) -> dict[str, Any]:
     if ctx.attempt <= fail_attempts:
         raise TransientAtomError(f"simulated transient failure on attempt {ctx.attempt}")
     for step in range(steps):
-        ctx.sleep(seconds / steps)
+        try:
+            ctx.sleep(seconds / steps)
+        except SoftTimeLimitExceeded:
+            if not ignore_soft_limit:
+                raise
+            ctx.logger.warning("soft time limit ignored on request; the hard limit will kill this process")
         ctx.progress((step + 1) / steps, f"step {step + 1}/{steps}")
     return {"slept_seconds": seconds, "steps": steps, "attempt": ctx.attempt}
 

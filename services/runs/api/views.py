@@ -67,7 +67,7 @@ class RunPagination(LimitOffsetPagination):
 class RunList(ListAPIView):
     serializer_class = RunSerializer
     pagination_class = RunPagination
-    filters = ("atom", "status", "queue")
+    filter_fields = ("atom", "status", "queue")
 
     def get_queryset(self) -> Any:
         runs = AtomRun.objects.filter(tenant=self.request.user.tenant).order_by("-created_at")
@@ -77,7 +77,7 @@ class RunList(ListAPIView):
             raise ApiError(
                 400, "invalid_filter", f"unknown status {status_filter!r}", {"allowed": RunStatus.values}
             )
-        for field in self.filters:
+        for field in self.filter_fields:
             if params.get(field):
                 runs = runs.filter(**{field: params[field]})
         return runs
