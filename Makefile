@@ -52,5 +52,5 @@ test: $(VENV_STAMP) services-up $(TEST_PREREQS) ## Run the whole test suite (rea
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff + mypy
 	$(BIN)/ruff check services workers tests k8s-tests
-	ATOMFLEET_DEBUG=true $(BIN)/mypy services workers
+	ATOMFLEET_DEBUG=true $(BIN)/mypy -p atomfleet -p atomfleet_demo -p atomfleet_orchestrator
 

@@ -94,10 +94,10 @@ def scrape_latency(broker_url: str, workdir: Path, recycled: int, scrapes: int, 
 
 def hot_path_cost(iterations: int = 20000) -> float:
     """Microseconds of metric writes per task in one process (what every task pays, noise-free)."""
-    from workers.metrics import definitions as m
-    from workers.metrics import record_run_finished
-    from workers.metrics._process import set_identifier
-    from workers.metrics.install import _child
+    from atomfleet.metrics import definitions as m
+    from atomfleet.metrics import record_run_finished
+    from atomfleet.metrics._process import set_identifier
+    from atomfleet.metrics.install import _child
 
     set_identifier("bench")
     name, host, queue = TASK, "default@bench", "default"

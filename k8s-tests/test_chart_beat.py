@@ -11,7 +11,7 @@ def test_beat_is_a_single_recreate_deployment() -> None:
     assert dep["spec"]["strategy"] == {"type": "Recreate"}
     c = container(dep)
     assert c["command"] == ["celery"]
-    assert c["args"] == ["-A", "services.orchestrator", "beat", "--schedule=/tmp/celerybeat-schedule", "--loglevel=INFO"]
+    assert c["args"] == ["-A", "atomfleet_orchestrator", "beat", "--schedule=/tmp/celerybeat-schedule", "--loglevel=INFO"]
     assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
 
 

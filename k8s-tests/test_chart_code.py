@@ -37,7 +37,7 @@ QUEUES = ["default", "io_bound", "ml_training"]
 # ------------------------------------------------------------------ fixtures
 @pytest.fixture(scope="module")
 def code_ready() -> None:
-    missing = missing_modules("services.orchestrator", "workers.probes.check", "workers.metrics")
+    missing = missing_modules("atomfleet_orchestrator", "atomfleet.probes.check", "atomfleet.metrics")
     if missing:
         pytest.skip(f"the fleet code the chart runs is not on this branch yet: {', '.join(missing)} (merge main once it lands)")
 
@@ -134,7 +134,7 @@ def test_rendered_worker_passes_its_probes_consumes_exactly_its_queue_and_serves
     hostname = next(a.split("=", 1)[1] for a in pod.argv if a.startswith("--hostname="))
     assert hostname == f"{queue}@{pod.env['POD_NAME']}"
     proc = subprocess.run(
-        [str(BIN / "celery"), "-A", "services.orchestrator", "inspect", "active_queues", "-d", hostname, "--json", "--timeout", "10"],
+        [str(BIN / "celery"), "-A", "atomfleet_orchestrator", "inspect", "active_queues", "-d", hostname, "--json", "--timeout", "10"],
         env=pod.env, cwd=pod.tmp, capture_output=True, text=True, timeout=90,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

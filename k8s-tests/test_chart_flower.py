@@ -14,7 +14,7 @@ def test_flower_is_off_by_default() -> None:
 def test_flower_runs_behind_generated_basic_auth() -> None:
     objs = render([], {"flower": {"enabled": True}})
     c = container(one(objs, "Deployment", "atomfleet-flower"))
-    assert c["command"] == ["celery"] and c["args"] == ["-A", "services.orchestrator", "flower", "--port=5555"]
+    assert c["command"] == ["celery"] and c["args"] == ["-A", "atomfleet_orchestrator", "flower", "--port=5555"]
     assert env_of(c)["FLOWER_BASIC_AUTH"]["secretKeyRef"] == {"name": "atomfleet-flower", "key": "basic-auth"}
     user, _, password = base64.b64decode(one(objs, "Secret", "atomfleet-flower")["data"]["basic-auth"]).decode().partition(":")
     assert user == "admin" and len(password) >= 20

@@ -42,7 +42,7 @@ def prometheus_bin() -> str:
 
 @pytest.fixture(scope="module")
 def objs(prometheus_bin: str) -> list[dict[str, Any]]:
-    missing = missing_modules("workers.metrics", "workers.probes.check")
+    missing = missing_modules("atomfleet.metrics", "atomfleet.probes.check")
     if missing:
         pytest.skip(f"the worker metrics/probes are not on this branch yet: {', '.join(missing)} (merge main once they land)")
     import psycopg

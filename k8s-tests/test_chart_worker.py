@@ -23,7 +23,7 @@ def test_each_worker_execs_celery_on_exactly_its_queue(queue, concurrency, pool,
     c = container(worker(render(), queue))
     assert c["command"] == ["celery"]  # exec form: celery is PID 1 and receives SIGTERM
     assert c["args"] == [
-        "-A", "services.orchestrator", "worker",
+        "-A", "atomfleet_orchestrator", "worker",
         f"--queues={queue}", f"--hostname={queue}@$(POD_NAME)",
         f"--concurrency={concurrency}", f"--prefetch-multiplier={prefetch}", f"--pool={pool}",
         "--without-mingle", "--without-gossip", "--loglevel=INFO",

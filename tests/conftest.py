@@ -19,8 +19,8 @@ import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from services.runs.models import AtomRun
-from services.tenancy.models import ApiToken, Tenant
+from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
 
@@ -121,7 +121,7 @@ def broker_outage(broker_redis: redis.Redis) -> Iterator[TcpProxy]:
     """Route this process's publishing through a proxy the test can take down (workers are direct)."""
     from urllib.parse import urlsplit, urlunsplit
 
-    from services.orchestrator.celery import app
+    from atomfleet_orchestrator.celery import app
 
     target = urlsplit(settings.CELERY_BROKER_URL)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)

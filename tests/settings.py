@@ -22,4 +22,4 @@ os.environ.setdefault(
     "ATOMFLEET_STORAGE_LOCAL_ROOT", os.path.join(tempfile.gettempdir(), "atomfleet-test-storage")
 )
 
-from services.orchestrator.settings import *  # noqa: E402,F403
+from atomfleet_orchestrator.settings import *  # noqa: E402,F403

@@ -1,4 +1,8 @@
-"""Architecture rules as tests: the execution side never depends on the orchestrator."""
+"""Architecture rules as tests: the execution side never depends on the orchestrator.
+
+``workers/`` holds the execution side (import packages ``atomfleet`` and ``atomfleet_demo``);
+``services/`` holds the orchestrator (``atomfleet_orchestrator``), which may import the former.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN_IN_WORKERS = ("services", "django", "rest_framework")
+FORBIDDEN_IN_WORKERS = ("atomfleet_orchestrator", "django", "rest_framework")
 
 
 def _imports(path: Path) -> set[str]:
@@ -25,11 +29,11 @@ def _imports(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", sorted((ROOT / "workers").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
 def test_workers_never_import_the_orchestrator(path: Path) -> None:
     bad = _imports(path) & set(FORBIDDEN_IN_WORKERS)
-    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}: workers must not depend on services/Django"
+    assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}: the execution side must not depend on the orchestrator or Django"
 
 
-def test_no_generic_top_level_packages() -> None:
-    generic = {"utils", "common", "core", "helpers", "misc"}
-    tops = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
-    assert not tops & generic
-    assert {"services", "workers"} <= tops
+def test_every_import_package_is_named_after_the_product() -> None:
+    """The installed distribution adds only ``atomfleet*`` names to a user's environment."""
+    tops = {p.name for folder in ("workers", "services") for p in (ROOT / folder).iterdir() if (p / "__init__.py").exists()}
+    assert tops == {"atomfleet", "atomfleet_demo", "atomfleet_orchestrator"}
+    assert not any((ROOT / folder / "__init__.py").exists() for folder in ("workers", "services"))

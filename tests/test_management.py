@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from services.tenancy.models import ApiToken, Tenant
+from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from moto.server import ThreadedMotoServer
 from rest_framework.test import APIClient
 
-from services.runs.models import AtomRun, RunStatus
-from services.runs.storage import get_store
-from services.tenancy.models import Tenant
+from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
+from atomfleet_orchestrator.runs.storage import get_store
+from atomfleet_orchestrator.tenancy.models import Tenant
 
 pytestmark = pytest.mark.django_db
 

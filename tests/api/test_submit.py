@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from services.runs.models import AtomRun
-from services.tenancy.models import Tenant
+from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.tenancy.models import Tenant
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.cli.main import main
-from services.tenancy.models import ApiToken, Tenant
+from atomfleet_orchestrator.cli.main import main
+from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

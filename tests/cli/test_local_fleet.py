@@ -23,7 +23,7 @@ def _clean_env() -> dict[str, str]:
 
 def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "dev"], cwd=tmp_path, env=_clean_env(),
+        [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "dev"], cwd=tmp_path, env=_clean_env(),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     lines: dict[str, str] = {}
@@ -51,7 +51,7 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
 
 def test_demo_runs_one_atom_per_queue_and_exits_zero(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "demo"], cwd=tmp_path, env=_clean_env(),
+        [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "demo"], cwd=tmp_path, env=_clean_env(),
         capture_output=True, text=True, timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr

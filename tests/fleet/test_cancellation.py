@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from services.runs.dispatch import dispatch_outbox, publish
-from services.runs.models import AtomRun
+from atomfleet_orchestrator.runs.dispatch import dispatch_outbox, publish
+from atomfleet_orchestrator.runs.models import AtomRun
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fleet, pytest.mark.usefixtures("worker_fleet")]

@@ -12,9 +12,9 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
-from services.runs.dispatch import dispatch_outbox, publish
-from services.runs.models import AtomRun
-from services.runs.reconcile import reconcile
+from atomfleet_orchestrator.runs.dispatch import dispatch_outbox, publish
+from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.runs.reconcile import reconcile
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet
 

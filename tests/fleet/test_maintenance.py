@@ -14,10 +14,10 @@ import redis
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from services.orchestrator.beat import MaintenanceScheduler
-from services.orchestrator.celery import app
-from services.runs.models import AtomRun, RunStatus
-from services.tenancy.models import Tenant
+from atomfleet_orchestrator.beat import MaintenanceScheduler
+from atomfleet_orchestrator.celery import app
+from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
+from atomfleet_orchestrator.tenancy.models import Tenant
 from tests.support.workers import WorkerFleet
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fleet]
@@ -48,7 +48,7 @@ def beat(worker_fleet: WorkerFleet, tmp_path: Path) -> Iterator[subprocess.Popen
     env = worker_fleet.env | {"ATOMFLEET_DISPATCH_INTERVAL": "1", "ATOMFLEET_RECONCILE_INTERVAL": "1"}
     log = (tmp_path / "beat.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "services.orchestrator", "beat", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", "beat", "--loglevel=INFO",
          f"--schedule={tmp_path / 'schedule'}", f"--pidfile={tmp_path / 'beat.pid'}"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )

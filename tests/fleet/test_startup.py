@@ -11,7 +11,7 @@ import pytest
 
 def _start_worker(**env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "services.orchestrator", "worker", "--queues=default"],
+        [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", "worker", "--queues=default"],
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **env},
         capture_output=True, text=True, timeout=60,
     )

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from services.orchestrator.celery import app
-from services.runs.dispatch import PUBLISHED_AT_HEADER
-from services.runs.models import AtomRun
-from services.tenancy.models import Tenant
-from workers.catalog import task_name_for
+from atomfleet.catalog import task_name_for
+from atomfleet_orchestrator.celery import app
+from atomfleet_orchestrator.runs.dispatch import PUBLISHED_AT_HEADER
+from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.tenancy.models import Tenant
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fleet, pytest.mark.usefixtures("worker_fleet")]
 

@@ -11,21 +11,21 @@ import os
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
-from services.observability import (
+from atomfleet_orchestrator.observability import (
     OutboxStats,
     configure,
     record_reconciler_action,
     record_run_submitted,
     set_outbox_stats_provider,
 )
-from services.observability.views import metrics_view
+from atomfleet_orchestrator.observability.views import metrics_view
 
 SECRET_KEY = "observability-tests"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS: list[str] = []
 DATABASES: dict[str, dict[str, str]] = {}
-MIDDLEWARE = ["services.observability.middleware.RequestMetricsMiddleware"]
+MIDDLEWARE = ["atomfleet_orchestrator.observability.middleware.RequestMetricsMiddleware"]
 ROOT_URLCONF = __name__
 USE_TZ = True
 

@@ -14,7 +14,7 @@ from celery import Celery
 from celery.worker.control import control_command
 from kombu import Exchange, Queue
 
-from workers.probes import install_worker_probes
+from atomfleet.probes import install_worker_probes
 
 QUEUES = ("default", "io_bound", "ml_training")
 BROKER_URL = os.environ.get("OBS_BROKER_URL", "redis://127.0.0.1:6379/12")
@@ -37,7 +37,7 @@ app.conf.update(
 )
 
 if METRICS:
-    from workers.metrics import install_worker_metrics, record_run_finished
+    from atomfleet.metrics import install_worker_metrics, record_run_finished
 
     install_worker_metrics(app)
 else:  # pragma: no cover - bench baseline

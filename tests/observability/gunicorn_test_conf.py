@@ -2,7 +2,12 @@
 
 import os
 
-from services.observability.gunicorn_hooks import child_exit, on_starting, post_fork, pre_fork  # noqa: F401
+from atomfleet_orchestrator.observability.gunicorn_hooks import (  # noqa: F401
+    child_exit,
+    on_starting,
+    post_fork,
+    pre_fork,
+)
 
 bind = f"127.0.0.1:{os.environ['OBS_API_PORT']}"
 workers = 2

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from services.observability import gunicorn_hooks
-from workers.metrics import _process
-from workers.metrics._env import wipe_multiproc_dir
+from atomfleet.metrics import _process
+from atomfleet.metrics._env import wipe_multiproc_dir
+from atomfleet_orchestrator.observability import gunicorn_hooks
 
 
 def test_each_process_group_gets_a_fresh_folder_and_dead_groups_are_removed(tmp_path, monkeypatch):
@@ -55,7 +55,7 @@ def test_gunicorn_workers_get_the_lowest_free_slot():
 
 
 def test_api_queue_gauges_default_to_the_broker_of_django_settings(settings):
-    from services.observability import configure, metrics
+    from atomfleet_orchestrator.observability import configure, metrics
 
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/12"
     configure()

@@ -13,23 +13,23 @@ import pytest
 import redis
 from celery import Celery
 
+from atomfleet.probes import _files
+from atomfleet.probes.check import check
 from tests.observability._support import REPO, free_port, wait_for
-from workers.probes import _files
-from workers.probes.check import check
 
 MAX_AGE = "2"
 
 
 def probe(kind: str, probe_dir: Path) -> int:
     script = shutil.which("atomfleet-probe", path=os.path.dirname(sys.executable))
-    cmd = [script] if script else [sys.executable, "-m", "workers.probes.check"]
+    cmd = [script] if script else [sys.executable, "-m", "atomfleet.probes.check"]
     env = dict(os.environ, ATOMFLEET_PROBE_DIR=str(probe_dir), ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE)
     return subprocess.run([*cmd, kind], env=env, cwd=REPO, capture_output=True).returncode
 
 
 def test_probe_command_imports_neither_celery_nor_django(tmp_path):
     code = (
-        "import sys; from workers.probes.check import main; rc = main(['liveness', '--dir', sys.argv[1]]);"
+        "import sys; from atomfleet.probes.check import main; rc = main(['liveness', '--dir', sys.argv[1]]);"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'celery', 'django', 'kombu', 'redis', 'prometheus_client'});"
         "print(bad); sys.exit(3 if bad else rc)"
     )

@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from workers.metrics._redis import PREFETCH_STALE_AFTER, RedisQueueStats
+from atomfleet.metrics._redis import PREFETCH_STALE_AFTER, RedisQueueStats
 
 
 def _message(published_at: float | None) -> str:

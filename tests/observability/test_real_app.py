@@ -1,4 +1,4 @@
-"""The real orchestrator app (``services.orchestrator``) on a worker with metrics and probes:
+"""The real orchestrator app (``atomfleet_orchestrator``) on a worker with metrics and probes:
 runs submitted through the API are counted exactly, the queue wait comes from the orchestrator's
 ``atomfleet_published_at`` header, every atom's run counters exist, and the worker is ready."""
 
@@ -21,7 +21,7 @@ def real_broker(broker_url: str) -> Iterator[str]:
     """Point this process's publishing at Redis DB 12 (the observability tests' own)."""
     from kombu import pools
 
-    from services.orchestrator.celery import app
+    from atomfleet_orchestrator.celery import app
 
     saved = app.conf.broker_url
 

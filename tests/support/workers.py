@@ -25,7 +25,7 @@ class WorkerFleet:
         log = (self.log_dir / f"worker-{queue}.log").open("ab")
         self.procs[queue] = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "services.orchestrator", "worker",
+                sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", "worker",
                 f"--queues={queue}", f"--hostname={queue}@test", f"--concurrency={concurrency}",
                 "--prefetch-multiplier=1", "--without-mingle", "--without-gossip", "--loglevel=INFO",
             ],

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.atoms.autoregressive import autoregressive, fit_ar
-from workers.atoms.csv_validation import validate_csv
-from workers.atoms.text_stats import text_stats
-from workers.errors import InvalidAtomInput, ObjectAccessDenied
-from workers.runtime import AtomContext
-from workers.storage import LocalObjectStore, RunArtifacts, TenantFiles
+from atomfleet.errors import InvalidAtomInput, ObjectAccessDenied
+from atomfleet.runtime import AtomContext
+from atomfleet.storage import LocalObjectStore, RunArtifacts, TenantFiles
+from atomfleet_demo.autoregressive import autoregressive, fit_ar
+from atomfleet_demo.csv_validation import validate_csv
+from atomfleet_demo.text_stats import text_stats
 
 
 @pytest.fixture

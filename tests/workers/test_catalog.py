@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from workers.catalog import CATALOG, Catalog, RetryPolicy, atom, load_catalog
-from workers.errors import ConfigurationError
-from workers.queues import parse_queues
+from atomfleet.catalog import CATALOG, Catalog, RetryPolicy, atom, load_catalog
+from atomfleet.errors import ConfigurationError
+from atomfleet.queues import parse_queues
 
 QUEUES = ("default", "io_bound", "ml_training")
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from workers.errors import RunCancelled
-from workers.runtime import AtomContext
-from workers.runtime.logging import (
+from atomfleet.errors import RunCancelled
+from atomfleet.runtime import AtomContext
+from atomfleet.runtime.logging import (
     ConsoleFormatter,
     JsonFormatter,
     RunContextFilter,
     run_log_context,
 )
-from workers.storage import LocalObjectStore, RunArtifacts, TenantFiles
+from atomfleet.storage import LocalObjectStore, RunArtifacts, TenantFiles
 
 
 def _ctx(tmp_path: Path, sink: list[tuple[float, str]], interval: float = 10.0) -> AtomContext:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
-from workers.errors import ObjectAccessDenied, ObjectNotFound
-from workers.storage import LocalObjectStore, ObjectStore, RunArtifacts, TenantFiles, upload_key
-from workers.storage.s3 import S3ObjectStore
+from atomfleet.errors import ObjectAccessDenied, ObjectNotFound
+from atomfleet.storage import LocalObjectStore, ObjectStore, RunArtifacts, TenantFiles, upload_key
+from atomfleet.storage.s3 import S3ObjectStore
 
 
 @pytest.fixture(scope="module")

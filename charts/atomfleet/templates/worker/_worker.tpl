@@ -50,7 +50,7 @@ busy slots are per pod (sum; 0 when no worker of the queue runs, so 0 -> N works
 {{- define "atomfleet.worker.args" -}}
 {{- $q := .q -}}
 - -A
-- services.orchestrator
+- atomfleet_orchestrator
 - worker
 - --queues={{ .queue }}
 - --hostname={{ .queue }}@$(POD_NAME)

@@ -1,1 +1,0 @@
-"""atomfleet orchestrator side: Django project, HTTP API, run state, Celery app, CLI."""

@@ -1,0 +1,23 @@
+"""gunicorn configuration of the API (``atomfleet api``), from the environment."""
+
+import os
+
+# Prometheus multiprocess bookkeeping across gunicorn workers (bounded metric files).
+from atomfleet_orchestrator.observability.gunicorn_hooks import (  # noqa: F401
+    child_exit,
+    on_starting,
+    post_fork,
+    pre_fork,
+)
+
+bind = f"{os.environ.get('ATOMFLEET_API_HOST', '0.0.0.0')}:{os.environ.get('ATOMFLEET_API_PORT', '8000')}"
+workers = int(os.environ.get("ATOMFLEET_API_WORKERS", "2"))
+# Uploads stream through the worker; long enough for a large file on a slow link.
+timeout = int(os.environ.get("ATOMFLEET_API_TIMEOUT", "120"))
+graceful_timeout = 25
+# Heartbeat files on tmpfs-backed /tmp (the root filesystem is read-only in containers).
+worker_tmp_dir = os.environ.get("ATOMFLEET_API_TMP", "/tmp")
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+forwarded_allow_ips = os.environ.get("ATOMFLEET_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,84 @@
+"""One JSON error shape for every API failure::
+
+    {"error": {"code": "invalid_args", "message": "...", "details": {...}}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+__all__ = ["ApiError", "api_exception_handler", "error_body", "json_error"]
+
+
+class ApiError(exceptions.APIException):
+    """An API failure with a stable code; raise it from views and services."""
+
+    def __init__(self, status_code: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.message = message
+        self.details = details
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def json_error(status_code: int, code: str, message: str, details: Any = None) -> JsonResponse:
+    """For plain Django views and middleware (outside DRF)."""
+    return JsonResponse(error_body(code, message, details), status=status_code)
+
+
+_DRF_CODES: dict[type[exceptions.APIException], tuple[str, str | None]] = {
+    exceptions.NotAuthenticated: ("unauthenticated", "authentication credentials were not provided"),
+    exceptions.AuthenticationFailed: ("unauthenticated", None),
+    exceptions.PermissionDenied: ("forbidden", None),
+    exceptions.NotFound: ("not_found", None),
+    exceptions.MethodNotAllowed: ("method_not_allowed", None),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", None),
+    exceptions.ParseError: ("malformed_json", None),
+    exceptions.NotAcceptable: ("not_acceptable", None),
+    exceptions.Throttled: ("throttled", None),
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    from atomfleet_orchestrator.runs.errors import RunError
+
+    if isinstance(exc, RunError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.error_code, exc.message, exc.details), status=exc.status_code)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: Django's 500 handling and logging
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body("invalid_request", "the request body is not valid", response.data)
+    else:
+        code, message = next(
+            (v for k, v in _DRF_CODES.items() if isinstance(exc, k)), ("error", None)
+        )
+        detail = response.data.get("detail") if isinstance(response.data, dict) else response.data
+        body = error_body(code, message or str(detail))
+    if response.status_code == status.HTTP_403_FORBIDDEN and isinstance(exc, exceptions.NotAuthenticated):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    response.data = body
+    return response
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(404, "not_found", f"no such endpoint: {request.path}")
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return json_error(500, "internal_error", "internal server error; the incident was logged")
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(400, "bad_request", "bad request")

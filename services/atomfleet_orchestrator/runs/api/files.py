@@ -1,0 +1,34 @@
+"""``POST /api/v1/files``: upload an input file; the key it returns is scoped to the tenant."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from atomfleet.storage import upload_key
+from atomfleet_orchestrator.http.errors import ApiError
+from atomfleet_orchestrator.runs.storage import get_store
+
+
+@extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}, responses={201: dict})
+@api_view(["POST"])
+@parser_classes([MultiPartParser])
+def upload(request: Request) -> Response:
+    upload_file = request.FILES.get("file")
+    if upload_file is None:
+        raise ApiError(400, "missing_file", "send the file as the multipart field 'file'")
+    key = upload_key(request.user.tenant.slug, upload_file.name or "upload")
+    data = upload_file.read()
+    content_type = upload_file.content_type or "application/octet-stream"
+    get_store().put(key, data, content_type)
+    return Response(
+        {"key": key, "size": len(data), "content_type": content_type, "name": upload_file.name},
+        status=status.HTTP_201_CREATED,
+    )
+
+
+__all__ = ["upload"]

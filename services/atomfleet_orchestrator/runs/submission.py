@@ -1,0 +1,77 @@
+"""Accepting a run: validate against the catalog, persist, dispatch after commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from atomfleet.catalog import CATALOG
+from atomfleet.storage import TenantFiles
+from atomfleet_orchestrator.observability import record_run_submitted
+from atomfleet_orchestrator.runs.dispatch import dispatch_after_commit
+from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
+from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.runs.storage import get_store
+from atomfleet_orchestrator.tenancy.models import Tenant
+
+__all__ = ["submit_run"]
+
+
+def _check_files(tenant: Tenant, file_args: tuple[str, ...], args: dict[str, Any]) -> None:
+    files = TenantFiles(get_store(), tenant.slug)
+    problems = []
+    for name in file_args:
+        key = args.get(name)
+        if key is None:
+            continue
+        # Another tenant's key and a missing key get the same answer: no existence oracle.
+        if not files.owns(key) or not files.exists(key):
+            problems.append({"path": f"$.{name}", "message": f"no uploaded file {key!r} for this tenant"})
+    if problems:
+        raise InvalidArguments("arguments reference files that do not exist", {"problems": problems})
+
+
+def submit_run(
+    tenant: Tenant, created_by: str, atom_name: str, args: Any, idempotency_key: str | None
+) -> tuple[AtomRun, bool]:
+    """Returns the run and whether it was created (False: an idempotent replay)."""
+    spec = CATALOG.get(atom_name)
+    if spec is None:
+        raise UnknownAtom(f"no atom named {atom_name!r}", {"atoms": [s.name for s in CATALOG]})
+    problems = CATALOG.validate_args(spec.name, args)
+    if problems:
+        raise InvalidArguments(
+            f"arguments do not match the schema of {spec.name}", {"problems": problems}
+        )
+    if idempotency_key is not None:
+        existing = AtomRun.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, spec.name, args), False
+    _check_files(tenant, spec.file_args, args)
+    try:
+        with transaction.atomic():
+            run = AtomRun.objects.create(
+                tenant=tenant,
+                created_by=created_by,
+                atom=spec.name,
+                queue=spec.queue,
+                args=args,
+                idempotency_key=idempotency_key,
+            )
+            dispatch_after_commit(str(run.id))
+            transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
+    except IntegrityError:
+        # Lost a race with a concurrent request carrying the same key.
+        existing = AtomRun.objects.get(tenant=tenant, idempotency_key=idempotency_key)
+        return _replay(existing, spec.name, args), False
+    return run, True
+
+
+def _replay(existing: AtomRun, atom_name: str, args: Any) -> AtomRun:
+    if existing.atom != atom_name or existing.args != args:
+        raise IdempotencyConflict(
+            "idempotency key already used with a different atom or arguments",
+            {"run_id": str(existing.id)},
+        )
+    return existing

@@ -1,0 +1,77 @@
+"""Django core settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from atomfleet_orchestrator.envconfig import env_bool, env_int, env_required, env_str
+
+DEBUG = env_bool("ATOMFLEET_DEBUG", False)
+SECRET_KEY = env_required(
+    "ATOMFLEET_SECRET_KEY", unless=DEBUG, fallback="dev-only-insecure-key-never-use-in-production"
+)
+ALLOWED_HOSTS = [h.strip() for h in env_str("ATOMFLEET_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "rest_framework",
+    "drf_spectacular",
+    "atomfleet_orchestrator.tenancy",
+    "atomfleet_orchestrator.runs",
+]
+
+MIDDLEWARE = [
+    "atomfleet_orchestrator.observability.middleware.RequestMetricsMiddleware",
+    "atomfleet_orchestrator.http.middleware.BodySizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "atomfleet_orchestrator.urls"
+WSGI_APPLICATION = "atomfleet_orchestrator.wsgi.application"
+
+_default_db = f"sqlite:///{Path('.atomfleet/dev.sqlite3').resolve()}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", _default_db), conn_max_age=60, conn_health_checks=True
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Local fleet: API, beat and workers share one file; WAL + immediate transactions avoid
+    # "database is locked" under concurrent writers.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+# No static files are served (JSON API only); set for Django components that expect it.
+STATIC_URL = "static/"
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+# JSON request bodies (uploads have their own limit, see fleet settings).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("ATOMFLEET_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = env_str("ATOMFLEET_UPLOAD_TMP", "") or None
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["atomfleet_orchestrator.tenancy.authentication.TenantTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "atomfleet_orchestrator.http.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "atomfleet API",
+    "DESCRIPTION": "Submit atom runs, follow their progress, fetch their results.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}

@@ -1,0 +1,78 @@
+"""Celery settings (read by the app through the CELERY_ namespace).
+
+Choices follow docs/architecture.md and the delivery facts in
+shared/reference/celery-on-kubernetes.md: JSON only, explicit queues, prefetch 1, visibility
+timeout above every hard limit (checked at start-up), bounded publish retries.
+"""
+
+from __future__ import annotations
+
+from atomfleet.queues import celery_queues
+from atomfleet_orchestrator.envconfig import env_int, env_str
+from atomfleet_orchestrator.settings.fleet import (
+    ATOMFLEET_DISPATCH_INTERVAL,
+    ATOMFLEET_QUEUES,
+    ATOMFLEET_RECONCILE_INTERVAL,
+)
+
+_redis = env_str("REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+CELERY_BROKER_URL = env_str("ATOMFLEET_BROKER_URL", "") or f"{_redis}/0"
+CELERY_RESULT_BACKEND = env_str("ATOMFLEET_RESULT_BACKEND_URL", "") or f"{_redis}/1"
+ATOMFLEET_VISIBILITY_TIMEOUT = env_int("ATOMFLEET_VISIBILITY_TIMEOUT", 43200, minimum=60)
+
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": ATOMFLEET_VISIBILITY_TIMEOUT,
+    # Guard against half-open sockets (celery#9705).
+    "socket_timeout": 30,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 25,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_timeout": 30, "socket_connect_timeout": 5}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 86400
+CELERY_RESULT_EXTENDED = False
+CELERY_TIMEZONE = "UTC"
+
+CELERY_TASK_QUEUES = celery_queues(ATOMFLEET_QUEUES)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_CREATE_MISSING_QUEUES = False
+# The API must answer quickly when the broker is down: the outbox sends the run later.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_TRACK_STARTED = True
+
+# Long tasks: one message per free slot, late acks decided per atom (idempotent ones only).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False
+# acks_late tasks are redelivered anyway when the connection drops: do not run them twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT", 0, minimum=0))
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT > 0
+
+# Beat runs the maintenance jobs in its own process (see services/orchestrator/beat.py): they are
+# never queued behind long runs.
+CELERY_BEAT_SCHEDULER = "atomfleet_orchestrator.beat:MaintenanceScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-outbox": {
+        "task": "atomfleet.maintenance.dispatch_outbox",
+        "schedule": float(ATOMFLEET_DISPATCH_INTERVAL),
+    },
+    "reconcile-runs": {
+        "task": "atomfleet.maintenance.reconcile",
+        "schedule": float(ATOMFLEET_RECONCILE_INTERVAL),
+    },
+}

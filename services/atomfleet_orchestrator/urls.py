@@ -1,0 +1,22 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
+
+from atomfleet_orchestrator.http.health import healthz, readyz
+from atomfleet_orchestrator.observability.views import metrics_view
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
+    path(
+        "api/v1/schema",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),
+        name="openapi-schema",
+    ),
+    path("api/v1/", include("atomfleet_orchestrator.runs.api.urls")),
+]
+
+handler400 = "atomfleet_orchestrator.http.errors.bad_request_view"
+handler404 = "atomfleet_orchestrator.http.errors.not_found_view"
+handler500 = "atomfleet_orchestrator.http.errors.server_error_view"

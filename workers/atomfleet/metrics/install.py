@@ -1,0 +1,324 @@
+"""Wiring of the worker metrics into a Celery app: signals, identifiers, the /metrics server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from celery import Celery, signals
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from atomfleet.metrics import definitions as m
+from atomfleet.metrics._env import declared_queues, metrics_port, wipe_multiproc_dir
+from atomfleet.metrics._process import current_identifier, set_identifier
+from atomfleet.metrics._redis import PUBLISHED_AT_HEADER, RedisQueueStats
+from atomfleet.metrics._reporter import PrefetchReporter
+from atomfleet.metrics.collectors import QueueCollector, WorkerStateCollector
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OUTCOMES", "build_worker_registry", "install_worker_metrics", "record_run_finished"]
+
+OUTCOMES = frozenset({"succeeded", "failed", "cancelled", "retrying", "worker_lost", "time_limit"})
+ATOM_TASK_PREFIX = "atomfleet.atom."
+
+
+class _State:
+    """What the handlers need; set in the main process before the pool forks."""
+
+    def __init__(self) -> None:
+        self.app: Celery | None = None
+        self.hostname = socket.gethostname()
+        self.worker: Any = None
+        self.consumed: list[str] = []
+        self.stats: RedisQueueStats | None = None
+        self.reporter: PrefetchReporter | None = None
+        self.server: Any = None
+        self.started: dict[str, float] = {}  # task id -> perf_counter start, while running
+        # (task id, exception) failures already counted by the main process (bounded, see below)
+        self.main_failures: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+
+_state = _State()
+_children: dict[tuple[Any, ...], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, cached: the hot path skips prometheus_client's lock and checks.
+
+    Bounded like the label sets themselves (no ids in labels).
+    """
+    key = (id(metric), *labels)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*labels)
+    return child
+
+
+def record_run_finished(atom: str, queue: str, outcome: str, duration_s: float | None) -> None:
+    """Count a finished atom run; ``duration_s=None`` counts it without observing a duration."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown run outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
+    _child(m.RUNS, atom, queue, outcome).inc()
+    if duration_s is not None:
+        _child(m.RUN_DURATION, atom, queue).observe(max(0.0, duration_s))
+
+
+def _default_queue() -> str:
+    return _state.consumed[0] if len(_state.consumed) == 1 else "unknown"
+
+
+def _queue_of(request: Any) -> str:
+    info = getattr(request, "delivery_info", None) or {}
+    return info.get("routing_key") or info.get("exchange") or _default_queue()
+
+
+def all_queues() -> list[str]:
+    """Declared queues (``ATOMFLEET_QUEUES``) plus the app's queues plus those consumed here."""
+    names = list(declared_queues())
+    app = _state.app
+    if app is not None and app.conf.task_queues:
+        names += [q.name for q in app.conf.task_queues]
+    names += _state.consumed
+    return list(dict.fromkeys(names))
+
+
+def build_worker_registry(
+    queues: Iterable[str] | None = None, with_worker_state: bool = True
+) -> CollectorRegistry:
+    """Registry served by the worker main process: multiprocess files + scrape-time collectors."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    fixed = list(queues) if queues is not None else None
+    registry.register(QueueCollector(_state.stats, (lambda: fixed) if fixed else all_queues))
+    if with_worker_state:
+        registry.register(
+            WorkerStateCollector(
+                hostname=lambda: _state.hostname,
+                queues=lambda: _state.consumed,
+                slots=_pool_size,
+            )
+        )
+    return registry
+
+
+def _pool_size() -> int:
+    worker = _state.worker
+    pool = getattr(worker, "pool", None)
+    size = getattr(pool, "num_processes", None)
+    if isinstance(size, int):
+        return size
+    return int(getattr(worker, "concurrency", 0) or 0)
+
+
+# Publisher side (any process that publishes: API, beat, workers) --------------------------------
+
+
+def _before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    # The orchestrator stamps each message; stamp what it did not publish, and re-stamp retries
+    # (they copy the original headers) so wait times start at the latest publish.
+    if headers is None:
+        return
+    if PUBLISHED_AT_HEADER not in headers or headers.get("retries"):
+        headers[PUBLISHED_AT_HEADER] = time.time()
+
+
+def _after_task_publish(
+    sender: str | None = None, routing_key: str | None = None, exchange: str | None = None, **_: Any
+) -> None:
+    _child(m.TASK_SENT, sender or "unknown", _state.hostname, routing_key or exchange or "unknown").inc()
+
+
+# Worker main process --------------------------------------------------------------------------
+
+
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    worker = sender
+    _state.worker = worker
+    _state.hostname = getattr(worker, "hostname", _state.hostname)
+    app = getattr(worker, "app", None) or _state.app
+    consume_from = app.amqp.queues.consume_from if app is not None else None
+    if consume_from is None and app is not None:
+        consume_from = app.amqp.queues
+    _state.consumed = list(consume_from or [])
+    set_identifier("main")
+    path = wipe_multiproc_dir("worker")
+    _preinitialize_runs(app)
+    if app is not None:
+        _state.stats = RedisQueueStats.from_app(app)
+    port = metrics_port()
+    if port:
+        try:
+            _state.server = start_http_server(port, registry=build_worker_registry())
+            log.info("worker metrics on :%d/metrics (multiprocess folder %s)", port, path)
+        except OSError as exc:
+            log.error("cannot serve worker metrics on port %d: %s", port, exc)
+    if _state.stats is not None and _state.consumed:
+        _state.reporter = PrefetchReporter(_state.stats, _state.hostname, lambda: _state.consumed)
+        _state.reporter.start()
+
+
+def _preinitialize_runs(app: Any) -> None:
+    """Create the run counters of this worker's atoms at 0, so ``increase()`` sees the first one."""
+    if app is None:
+        return
+    for name, task in list(app.tasks.items()):
+        if not name.startswith(ATOM_TASK_PREFIX):
+            continue
+        # An atom routed to a queue this worker does not consume gets no series here.
+        routed = getattr(task, "queue", None)
+        queues = _state.consumed if routed is None else [q for q in _state.consumed if q == routed]
+        for queue in queues:
+            for outcome in OUTCOMES:
+                _child(m.RUNS, name[len(ATOM_TASK_PREFIX) :], queue, outcome)
+
+
+def _on_worker_shutdown(**_: Any) -> None:
+    if _state.reporter is not None:
+        _state.reporter.stop()
+        _state.reporter = None
+    if _state.server is not None:
+        server, _thread = _state.server
+        server.shutdown()
+        server.server_close()
+        _state.server = None
+
+
+def _on_task_received(request: Any = None, **_: Any) -> None:
+    _child(m.TASK_RECEIVED, request.name, _state.hostname, _queue_of(request)).inc()
+
+
+def _on_task_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
+    name = getattr(sender, "name", None) or getattr(request, "task", None) or "unknown"
+    _child(m.TASK_REVOKED, name, _state.hostname, _queue_of(request)).inc()
+
+
+def _on_task_rejected(message: Any = None, **_: Any) -> None:
+    headers = getattr(message, "headers", None) or {}
+    _child(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message)).inc()
+
+
+def _on_task_unknown(message: Any = None, name: str | None = None, **_: Any) -> None:
+    # An unregistered task name: the message is rejected (celery-exporter counts it there too).
+    _child(m.TASK_REJECTED, name or "unknown", _state.hostname, _queue_of(message)).inc()
+
+
+# Pool child (and main process for hard time limits / lost children) --------------------------
+
+
+def _on_worker_process_init(**_: Any) -> None:
+    from billiard.process import current_process
+
+    index = getattr(current_process(), "index", None)
+    if isinstance(index, int):
+        set_identifier(f"c{index}")
+
+
+def _on_worker_process_shutdown(**_: Any) -> None:
+    # Only live* gauge files are per process; counters and histograms of the slot are kept.
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        mark_process_dead(current_identifier(), path)
+
+
+def _on_task_prerun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    task = task or sender
+    queue = _queue_of(task.request)
+    _child(m.TASK_STARTED, task.name, _state.hostname, queue).inc()
+    published_at = getattr(task.request, PUBLISHED_AT_HEADER, None)
+    if published_at is not None:
+        try:
+            wait = max(0.0, time.time() - float(published_at))
+        except (TypeError, ValueError):
+            wait = None
+        if wait is not None:
+            _child(m.TASK_QUEUE_WAIT, task.name, queue).observe(wait)
+    if task_id is not None:
+        _state.started[task_id] = time.perf_counter()
+
+
+def _on_task_postrun(sender: Any = None, task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    task = task or sender
+    started = _state.started.pop(task_id, None) if task_id is not None else None
+    if started is not None:
+        _child(m.TASK_RUNTIME, task.name, _state.hostname, _queue_of(task.request)).observe(
+            time.perf_counter() - started
+        )
+
+
+def _on_task_success(sender: Any = None, **_: Any) -> None:
+    _child(m.TASK_SUCCEEDED, sender.name, _state.hostname, _queue_of(sender.request)).inc()
+
+
+def _first_report_in_main(task_id: str | None, exc_name: str) -> bool:
+    """False for a repeated ``task_failure`` of the same task in the main process.
+
+    Celery 5.7 sends ``task_failure`` twice for a hard time limit (``Request.on_timeout`` and
+    ``Request.on_failure`` both fire); a small bounded memory of task ids counts it once.
+    """
+    if task_id is None:
+        return True
+    key = (task_id, exc_name)
+    if key in _state.main_failures:
+        return False
+    _state.main_failures[key] = None
+    while len(_state.main_failures) > 1024:
+        _state.main_failures.popitem(last=False)
+    return True
+
+
+def _on_task_failure(
+    sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_: Any
+) -> None:
+    name = getattr(sender, "name", "unknown")
+    queue = _queue_of(getattr(sender, "request", None))
+    exc_name = type(exception).__name__ if exception is not None else "unknown"
+    if current_identifier() == "main" and not _first_report_in_main(task_id, exc_name):
+        return
+    _child(m.TASK_FAILED, name, _state.hostname, queue, exc_name).inc()
+    # A child killed by the hard time limit, or lost, cannot report its run: the main process does.
+    if current_identifier() == "main" and name.startswith(ATOM_TASK_PREFIX):
+        outcome = {"TimeLimitExceeded": "time_limit", "WorkerLostError": "worker_lost"}.get(exc_name)
+        if outcome is not None:
+            record_run_finished(name[len(ATOM_TASK_PREFIX) :], queue, outcome, None)
+
+
+def _on_task_retry(sender: Any = None, request: Any = None, **_: Any) -> None:
+    _child(m.TASK_RETRIED, sender.name, _state.hostname, _queue_of(request)).inc()
+
+
+_HANDLERS = (
+    (signals.before_task_publish, _before_task_publish),
+    (signals.after_task_publish, _after_task_publish),
+    (signals.worker_init, _on_worker_init),
+    (signals.worker_shutdown, _on_worker_shutdown),
+    (signals.task_received, _on_task_received),
+    (signals.task_revoked, _on_task_revoked),
+    (signals.task_rejected, _on_task_rejected),
+    (signals.task_unknown, _on_task_unknown),
+    (signals.worker_process_init, _on_worker_process_init),
+    (signals.worker_process_shutdown, _on_worker_process_shutdown),
+    (signals.task_prerun, _on_task_prerun),
+    (signals.task_postrun, _on_task_postrun),
+    (signals.task_success, _on_task_success),
+    (signals.task_failure, _on_task_failure),
+    (signals.task_retry, _on_task_retry),
+)
+
+
+def install_worker_metrics(app: Celery) -> None:
+    """Connect the metrics to ``app``; call once where the Celery app is built (before forking).
+
+    Harmless in non-worker processes (API, beat): they only count the tasks they publish. In a
+    worker, the main process wipes ``PROMETHEUS_MULTIPROC_DIR`` and serves ``/metrics`` on
+    ``ATOMFLEET_METRICS_PORT`` (0 disables the server) from ``worker_init`` on.
+    """
+    _state.app = app
+    for signal, handler in _HANDLERS:
+        signal.connect(handler, weak=False, dispatch_uid=f"atomfleet.metrics.{handler.__name__}")

@@ -1,5 +1,0 @@
-"""Worker runtime: the context atoms run with, and structured logging."""
-
-from workers.runtime.context import AtomContext, ProgressSink
-
-__all__ = ["AtomContext", "ProgressSink"]
