@@ -57,7 +57,7 @@ RUNS_SUBMITTED = Counter(
 # The reconciler runs inside beat, which serves no /metrics: it counts its actions in a Redis hash
 # on the broker and the API exports the totals (a counter that restarts with Redis' data).
 RECONCILER_ACTIONS_KEY = "atomfleet:reconciler_actions"
-RECONCILER_ACTIONS = ("redispatched", "marked_worker_lost")
+RECONCILER_ACTIONS = ("redispatched", "lost_retrying", "lost_failed", "lost_cancelled")
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,23 @@ from atomfleet.metrics._process import install_value_class  # noqa: E402
 
 install_value_class()
 
+from atomfleet.metrics._redis import QueueStats, RedisQueueStats  # noqa: E402
 from atomfleet.metrics.install import (  # noqa: E402
     OUTCOMES,
     build_worker_registry,
     install_worker_metrics,
+    record_message_ignored,
     record_run_finished,
+    record_superseded,
 )
 
-__all__ = ["OUTCOMES", "build_worker_registry", "install_worker_metrics", "record_run_finished"]
+__all__ = [
+    "OUTCOMES",
+    "QueueStats",
+    "RedisQueueStats",
+    "build_worker_registry",
+    "install_worker_metrics",
+    "record_message_ignored",
+    "record_run_finished",
+    "record_superseded",
+]

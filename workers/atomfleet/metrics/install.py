@@ -23,7 +23,14 @@ from atomfleet.metrics.collectors import QueueCollector, WorkerStateCollector
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OUTCOMES", "build_worker_registry", "install_worker_metrics", "record_run_finished"]
+__all__ = [
+    "OUTCOMES",
+    "build_worker_registry",
+    "install_worker_metrics",
+    "record_message_ignored",
+    "record_run_finished",
+    "record_superseded",
+]
 
 OUTCOMES = frozenset({"succeeded", "failed", "cancelled", "retrying", "worker_lost", "time_limit"})
 ATOM_TASK_PREFIX = "atomfleet.atom."
@@ -68,6 +75,14 @@ def record_run_finished(atom: str, queue: str, outcome: str, duration_s: float |
     _child(m.RUNS, atom, queue, outcome).inc()
     if duration_s is not None:
         _child(m.RUN_DURATION, atom, queue).observe(max(0.0, duration_s))
+
+
+def record_message_ignored(atom: str, queue: str, reason: str) -> None:
+    _child(m.RUN_MESSAGES_IGNORED, atom, queue, reason).inc()
+
+
+def record_superseded(atom: str, queue: str) -> None:
+    _child(m.SUPERSEDED_OUTCOMES, atom, queue).inc()
 
 
 def _default_queue() -> str:
