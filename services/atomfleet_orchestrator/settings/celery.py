@@ -9,7 +9,7 @@ result backend — the run's row is the record of its outcome.
 from __future__ import annotations
 
 from atomfleet.queues import celery_queues
-from atomfleet_orchestrator.envconfig import env_int, env_str
+from atomfleet_orchestrator.envconfig import env_bool, env_int, env_str
 from atomfleet_orchestrator.settings.fleet import (
     ATOMFLEET_DISPATCH_INTERVAL,
     ATOMFLEET_QUEUES,
@@ -53,7 +53,9 @@ CELERY_TASK_SEND_SENT_EVENT = True
 # Long tasks: a worker fetches a message only for a free pool slot (Redis, Celery >= 5.6), so no
 # message waits in a worker where a crash would strand it until the visibility timeout.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_DISABLE_PREFETCH = True
+# Set false (with --prefetch-multiplier above 1) only for floods of tiny runs; messages a lost
+# worker had prefetched are then recovered by the dispatch deadline (docs/lifecycle.md).
+CELERY_WORKER_DISABLE_PREFETCH = env_bool("ATOMFLEET_WORKER_DISABLE_PREFETCH", True)
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_REDIRECT_STDOUTS = False
