@@ -394,27 +394,45 @@ class Deployment:
                 )
             time.sleep(0.3)
 
-    def executions(self, run_id: str) -> list[tuple[int, float, float]]:
-        """(attempt, start, last sign of life) of every execution the diagnostics journal saw."""
+    def executions(self, run_id: str) -> list[Execution]:
+        """Every execution of the run the diagnostics journal saw, in start order."""
         path = self.journal / f"{run_id}.jsonl"
         if not path.exists():
             return []
-        spans: dict[tuple[int, int], list[float]] = {}
+        seen: dict[tuple[int, int], Execution] = {}
         for line in path.read_text().splitlines():
             event = json.loads(line)
-            span = spans.setdefault((event["attempt"], event["pid"]), [event["at"], event["at"]])
-            span[1] = max(span[1], event["at"])
-        return sorted((attempt, start, end) for (attempt, _), (start, end) in spans.items())
+            key = (event["attempt"], event["pid"])
+            found = seen.setdefault(key, Execution(event["attempt"], event["at"], event["at"]))
+            found.last = max(found.last, event["at"])
+            found.ended = found.ended or event["event"] == "end"
+        return sorted(seen.values(), key=lambda e: e.start)
 
     def metrics(self, queue: str) -> str:
         return httpx.get(f"http://127.0.0.1:{self.metrics_ports[queue]}/metrics", timeout=5).text
 
 
-def overlapping(executions: list[tuple[int, float, float]]) -> bool:
+@dataclass
+class Execution:
+    """One execution of a run as its journal shows it: started, last seen alive, ended normally."""
+
+    attempt: int
+    start: float
+    last: float
+    ended: bool = False
+
+
+def overlapping(executions: list[Execution]) -> bool:
     """Whether two executions of one run were alive at the same time."""
     alive_until = float("-inf")
-    for _, start, end in sorted(executions, key=lambda e: e[1]):
-        if start < alive_until:
+    for execution in sorted(executions, key=lambda e: e.start):
+        if execution.start < alive_until:
             return True
-        alive_until = max(alive_until, end)
+        alive_until = max(alive_until, execution.last)
     return False
+
+
+def restarted_after_loss(executions: list[Execution]) -> bool:
+    """Whether an execution that never ended (killed, lost) was followed by another one."""
+    ordered = sorted(executions, key=lambda e: e.start)
+    return any(not earlier.ended for earlier in ordered[:-1])
