@@ -2,9 +2,11 @@
 
 Commands are the chart's (``charts/atomfleet/templates/{api,beat,worker}/*-deployment.yaml`` and
 ``_worker.tpl``): ``atomfleet api`` (gunicorn, ``atomfleet_orchestrator.gunicorn_conf``),
-``celery -A atomfleet_orchestrator beat``, and one worker per measured queue with the chart's
-default worker flags. The environment is :data:`FLEET_ENV`: the chart's ConfigMap at the values
-defaults, plus what a pod gets from Secrets. Change it here when settings change.
+``celery -A atomfleet_orchestrator beat``, and one worker of the measured queue with the chart's
+worker flags at issue 12's concurrency. The environment is :data:`FLEET_ENV`: the chart's ConfigMap
+at the values defaults, plus what a pod gets from Secrets; :data:`DIFFERENT_FROM_CHART` says which
+keys this machine needs set otherwise, and why. Change them here when settings change
+(tests/bench/test_bench_fleet_matches_chart.py renders the chart and compares).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import httpx
 
 from bench._common import VENV_BIN, Process, free_port, wait_for
 
-__all__ = ["FLEET_ENV", "WORKER_FLAGS", "Fleet"]
+__all__ = ["DIFFERENT_FROM_CHART", "FLEET_ENV", "Fleet", "api_argv", "beat_argv", "worker_argv"]
 
 # The chart's ConfigMap (templates/config/_config.tpl) at the defaults of values.yaml. Keys the
 # bench must place on this machine (ports, folders, URLs) are filled in by Fleet.env().
@@ -29,7 +31,7 @@ FLEET_ENV: dict[str, str] = {
     "ATOMFLEET_ALLOWED_HOSTS": "*",  # config.allowedHosts
     "ATOMFLEET_LOG_FORMAT": "json",  # config.logFormat
     "ATOMFLEET_LOG_LEVEL": "INFO",  # config.logLevel (also --loglevel of beat and workers)
-    "ATOMFLEET_QUEUES": json.dumps(["default", "io_bound", "ml_training"]),  # keys of workers.queues
+    "ATOMFLEET_QUEUES": json.dumps(["default", "io_bound", "ml_training"], separators=(",", ":")),  # workers.queues
     "ATOMFLEET_VISIBILITY_TIMEOUT": "43200",
     "ATOMFLEET_HEARTBEAT_SECONDS": "10",
     "ATOMFLEET_STALE_AFTER_SECONDS": "90",
@@ -40,20 +42,45 @@ FLEET_ENV: dict[str, str] = {
     "ATOMFLEET_MAX_UPLOAD_BYTES": "104857600",
     "ATOMFLEET_LIVENESS_MAX_AGE": "60",
     "ATOMFLEET_API_WORKERS": "2",  # api.gunicornWorkers
-    "ATOMFLEET_STORAGE_BACKEND": "local",  # storage.backend
-    # Secrets in a pod; fixed here (the bench database is thrown away).
+    "ATOMFLEET_STORAGE_BACKEND": "local",  # see DIFFERENT_FROM_CHART
+    # From Secrets in a pod; fixed here (the bench database is thrown away).
     "ATOMFLEET_SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
     "PYTHONUNBUFFERED": "1",
 }
-# Placed per run (the chart's fixed ports and /tmp folders would collide on a shared machine):
-# ATOMFLEET_API_HOST/PORT (chart: 0.0.0.0:8000; loopback here), ATOMFLEET_METRICS_PORT (chart:
-# 9808), PROMETHEUS_MULTIPROC_DIR, ATOMFLEET_PROBE_DIR, ATOMFLEET_STORAGE_LOCAL_ROOT, DATABASE_URL,
-# ATOMFLEET_BROKER_URL, ATOMFLEET_RESULT_BACKEND_URL, POD_NAME.
+# ConfigMap keys set otherwise here. Fixed ports and /tmp folders would collide with other fleets
+# on a shared machine, so each run places its own (Fleet.env); the values do not change the path.
+DIFFERENT_FROM_CHART: dict[str, str] = {
+    "ATOMFLEET_API_PORT": "a free port, bound on 127.0.0.1 (ATOMFLEET_API_HOST; the chart binds 0.0.0.0:8000)",
+    "ATOMFLEET_METRICS_PORT": "a free port (chart: 9808)",
+    "PROMETHEUS_MULTIPROC_DIR": "a folder of the run (chart: /tmp/atomfleet-metrics)",
+    "ATOMFLEET_PROBE_DIR": "a folder of the run (chart: /tmp/atomfleet-probes)",
+    "HOME": "left as it is (chart: /tmp, for a read-only root filesystem)",
+    "ATOMFLEET_STORAGE_BACKEND": "local (chart: s3 on its MinIO); text.stats reads and writes no object",
+    "ATOMFLEET_STORAGE_LOCAL_ROOT": "a folder of the run",
+    "ATOMFLEET_S3_BUCKET": "s3 backend only",
+    "ATOMFLEET_S3_REGION": "s3 backend only",
+    "ATOMFLEET_S3_ENDPOINT_URL": "s3 backend only",
+}
 
-# workers.defaults in values.yaml, as _worker.tpl renders them (timeLimit, softTimeLimit and
-# maxTasksPerChild are null by default, so their flags are absent).
-WORKER_FLAGS = ("--concurrency=2", "--prefetch-multiplier=1", "--pool=prefork",
-                "--without-mingle", "--without-gossip")
+# Issue 12 measures one default worker at concurrency 2 (the chart's default queue ships 4);
+# every other flag is the chart's, as _worker.tpl renders workers.defaults (timeLimit,
+# softTimeLimit and maxTasksPerChild are null by default, so their flags are absent).
+WORKER_CONCURRENCY = 2
+
+
+def api_argv() -> list[str]:
+    return [str(VENV_BIN / "atomfleet"), "api"]
+
+
+def beat_argv(schedule: Path) -> list[str]:
+    return [str(VENV_BIN / "celery"), "-A", "atomfleet_orchestrator", "beat", f"--schedule={schedule}",
+            "--loglevel=INFO"]
+
+
+def worker_argv(queue: str, hostname: str) -> list[str]:
+    return [str(VENV_BIN / "celery"), "-A", "atomfleet_orchestrator", "worker", f"--queues={queue}",
+            f"--hostname={hostname}", f"--concurrency={WORKER_CONCURRENCY}", "--prefetch-multiplier=1",
+            "--pool=prefork", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
 
 
 @dataclass
@@ -112,7 +139,7 @@ class Fleet:
         self.token = self.manage("manage", "create_token", tenant, "bench", "--rotate").strip().splitlines()[-1]
 
     def start_api(self) -> None:
-        self.api = Process("api", [str(VENV_BIN / "atomfleet"), "api"],
+        self.api = Process("api", api_argv(),
                            self.env(ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(self.api_port)),
                            self.workdir / "api.log").start()
 
@@ -125,9 +152,8 @@ class Fleet:
         wait_for(ready, 60, "the API's /readyz", interval=0.2, alive=self.api.check_alive)
 
     def start_beat(self) -> None:
-        self.beat = Process("beat", [str(VENV_BIN / "celery"), "-A", "atomfleet_orchestrator", "beat",
-                                     f"--schedule={self.workdir / 'celerybeat-schedule'}", "--loglevel=INFO"],
-                            self.env(), self.workdir / "beat.log").start()
+        self.beat = Process("beat", beat_argv(self.workdir / "celerybeat-schedule"), self.env(),
+                            self.workdir / "beat.log").start()
 
     def start_worker(self) -> None:
         probes = self.workdir / "probes"
@@ -135,8 +161,7 @@ class Fleet:
             (probes / name).unlink(missing_ok=True)
         self.worker = Process(
             f"worker-{self.queue}",
-            [str(VENV_BIN / "celery"), "-A", "atomfleet_orchestrator", "worker", f"--queues={self.queue}",
-             f"--hostname={self.queue}@bench", *WORKER_FLAGS, "--loglevel=INFO"],
+            worker_argv(self.queue, f"{self.queue}@bench"),
             self.env(ATOMFLEET_METRICS_PORT=str(free_port())), self.workdir / f"worker-{self.queue}.log",
         ).start()
         worker = self.worker

@@ -29,8 +29,12 @@ class LoadResult:
     tool: str
 
 
-def load_tool() -> str:
-    return "wrk" if shutil.which("wrk") else "httpx"
+def load_tool(choice: str = "auto") -> str:
+    if choice == "auto":
+        return "wrk" if shutil.which("wrk") else "httpx"
+    if choice == "wrk" and not shutil.which("wrk"):
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
+    return choice
 
 
 def _lua_string(value: str) -> str:
@@ -94,7 +98,7 @@ def _httpx(url: str, method: str, body: str | None, headers: dict[str, str], sec
 
 
 def run_load(url: str, *, method: str = "GET", body: str | None = None, headers: dict[str, str],
-             seconds: float, connections: int) -> LoadResult:
+             seconds: float, connections: int, tool: str = "auto") -> LoadResult:
     """Closed-loop load: ``connections`` clients each send the next request when one is answered."""
-    runner = _wrk if load_tool() == "wrk" else _httpx
+    runner = _wrk if load_tool(tool) == "wrk" else _httpx
     return runner(url, method, body, headers, seconds, connections)

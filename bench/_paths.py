@@ -114,6 +114,8 @@ class RawCelery:
 class AtomfleetPath:
     fleet: Fleet
     atom: str = "text.stats"
+    load_tool: str = "auto"
+    queries: int = field(default=0, init=False)  # the bench's own, to take out of the server counters
     _db: psycopg.Connection[Any] | None = field(default=None, init=False)
 
     @property
@@ -144,6 +146,7 @@ class AtomfleetPath:
 
     def _sql(self, query: str, *params: Any) -> Any:
         assert self._db is not None
+        self.queries += 1
         cursor = self._db.execute(query, params)
         return cursor.fetchall() if cursor.description is not None else None
 
@@ -221,10 +224,10 @@ class AtomfleetPath:
     def get_one_run(self, seconds: float, connections: int) -> LoadResult:
         run_id = self._sql(f"SELECT id FROM {RUNS_TABLE} ORDER BY created_at DESC LIMIT 1")[0][0]
         return run_load(f"{self.fleet.api_url}/api/v1/runs/{run_id}", headers=self.headers,
-                        seconds=seconds, connections=connections)
+                        seconds=seconds, connections=connections, tool=self.load_tool)
 
     def post_alone(self, seconds: float, connections: int) -> LoadResult:
         """Submit rate with nothing consuming the queue (call with the worker stopped)."""
         self.reset()
         return run_load(self.submit_url, method="POST", body=self.body, headers=self.headers,
-                        seconds=seconds, connections=connections)
+                        seconds=seconds, connections=connections, tool=self.load_tool)

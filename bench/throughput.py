@@ -42,6 +42,7 @@ from bench._common import (
     stop_on_sigterm,
     throwaway_database,
 )
+from bench._counters import Snapshot, per_item, snapshot, wait_for_pg_flush
 from bench._fleet import Fleet
 from bench._load import load_tool
 from bench._paths import AtomfleetPath, RawCelery
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--http-seconds", type=float, default=10.0, help="duration of each req/s load")
     p.add_argument("--http-connections", type=int, default=8,
                    help="concurrent connections of the req/s load (saturates 2 sync gunicorn workers)")
+    p.add_argument("--load-tool", choices=("auto", "wrk", "httpx"), default="auto",
+                   help="req/s load generator (auto: wrk when installed)")
     p.add_argument("--redis-db", type=int, default=2, help="first of the 4 Redis DBs used (raw broker/results, atomfleet broker/results)")
     p.add_argument("--database", default="atomfleet_bench_throughput", help="PostgreSQL database (dropped and created)")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="atomfleet-bench-throughput-"))
     db = args.redis_db
-    tool = load_tool()
+    tool = load_tool(args.load_tool)
     print(f"throughput benchmark: N={args.tasks} by {args.threads} client threads, R={args.reps}, "
           f"{args.latency_samples} light-load samples, req/s by {tool} with {args.http_connections} "
           f"connections for {args.http_seconds:g}s", flush=True)
@@ -94,21 +97,28 @@ def main(argv: list[str] | None = None) -> int:
         ("raw_tp", "tasks/s"), ("af_tp", "runs/s"), ("raw_p50", "ms"), ("raw_p99", "ms"),
         ("af_p50", "ms"), ("af_p99", "ms"), ("af_visible", "ms"), ("af_post", "req/s"), ("af_get", "req/s"))}
     with throwaway_database(args.database) as db_url, contextlib.ExitStack() as stack:
-        af = AtomfleetPath(Fleet(db_url, redis_url(db + 2), redis_url(db + 3), workdir=workdir))
+        af = AtomfleetPath(Fleet(db_url, redis_url(db + 2), redis_url(db + 3), workdir=workdir), load_tool=tool)
         stack.callback(af.stop)
         stack.callback(raw.stop)
         raw.start()
         af.start()
         print(f"started: raw Celery worker, atomfleet API {af.fleet.api_url} + beat + worker "
               f"(logs in {workdir})", flush=True)
+        costs: dict[str, dict[str, str]] = {}
         for rep in range(1, args.reps + 1):
+            before = snapshot(redis_url(db))
             rate = figures["raw_tp"].add(raw.throughput(args.tasks, args.threads))
+            if rep == 1:
+                costs["raw"] = per_item(snapshot(redis_url(db)) - before, args.tasks)
             lat = raw.start_latency(args.latency_samples)
             p50, p99 = figures["raw_p50"].add(percentile(lat, 50)), figures["raw_p99"].add(percentile(lat, 99))
             print(f"  rep {rep} raw Celery: {rate:7.1f} tasks/s; submit→start p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
 
+            before, queries = snapshot(redis_url(db), db_url), af.queries
             rate, counts = af.throughput(args.tasks, args.threads)
             figures["af_tp"].add(rate)
+            if rep == 1:
+                costs["af"] = _af_costs(before, af.queries - queries, redis_url(db), db_url, args.tasks)
             lat = af.start_latency(args.latency_samples)
             p50, p99 = figures["af_p50"].add(percentile(lat, 50)), figures["af_p99"].add(percentile(lat, 99))
             visible = figures["af_visible"].add(percentile(af.visible_latency(args.latency_samples), 50))
@@ -143,6 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"\nmedians [min–max] of {args.reps} repetition(s); ratio = atomfleet / raw Celery")
     print(markdown_table(("figure", "raw Celery", "atomfleet", "ratio"), rows), flush=True)
+    raw_c, af_c = costs.get("raw", {}), costs.get("af", {})
+    cost_rows = [
+        ("Redis commands (server-wide)", raw_c.get("redis", "—"), af_c.get("redis", "—")),
+        ("  most used", raw_c.get("redis_top", "—"), af_c.get("redis_top", "—")),
+        ("PostgreSQL transactions", "—", af_c.get("pg_xact", "—")),
+        ("PostgreSQL connections opened", "—", af_c.get("pg_sessions", "—")),
+        ("rows inserted / updated / deleted", "—", af_c.get("pg_rows", "—")),
+    ]
+    print(f"\nwork per task / per run in the first end-to-end repetition (server counters, N={args.tasks}; "
+          "the bench's own polling is taken out)")
+    print(markdown_table(("counter", "raw Celery", "atomfleet"), cost_rows), flush=True)
     if args.keep_logs:
         print(f"logs kept in {workdir}")
     else:
@@ -150,6 +171,13 @@ def main(argv: list[str] | None = None) -> int:
 
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _af_costs(before: Snapshot, bench_queries: int, redis: str, db_url: str, n: int) -> dict[str, str]:
+    wait_for_pg_flush()  # idle backends (the API's persistent connections) report late
+    delta = snapshot(redis, db_url) - before
+    delta.pg["xact_commit"] -= bench_queries
+    return per_item(delta, n)
 
 
 def _counts(counts: dict[str, int]) -> str:
