@@ -161,18 +161,22 @@ class AtomfleetPath:
         """Runs/s from the first POST until ``n`` runs are terminal; also the status counts."""
         self.reset()
         local = threading.local()
+        clients: list[httpx.Client] = []
         rejected: list[int] = []
 
         def submit() -> None:
             client = getattr(local, "client", None)
-            if client is None:
+            if client is None:  # one keep-alive client per thread, as a real bulk caller would use
                 client = local.client = httpx.Client(headers=self.headers, timeout=60)
+                clients.append(client)
             response = client.post(self.submit_url, content=self.body)
             if response.status_code != 202:
                 rejected.append(response.status_code)
 
         started = time.perf_counter()
         errors = _in_threads(_split(n, threads), submit)
+        for client in clients:
+            client.close()
         if errors or rejected:
             raise RuntimeError(f"submits failed: {errors[:1]!r}, HTTP {sorted(set(rejected))}")
         wait_for(lambda: self._terminal() >= n, 900, f"{n} terminal runs", interval=0.02,
