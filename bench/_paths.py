@@ -77,6 +77,9 @@ class RawCelery:
         wait_for(lambda: "raw@bench ready." in worker.tail(100_000), 60, "the raw Celery worker",
                  interval=0.2, alive=worker.check_alive)
 
+    def process_groups(self) -> dict[str, int]:
+        return {"worker (main + pool)": self.worker.pid} if self.worker is not None else {}
+
     def stop(self) -> None:
         if self.worker is not None:
             self.worker.stop()
@@ -135,6 +138,11 @@ class AtomfleetPath:
     def start(self) -> None:
         self.fleet.start()
         self._db = psycopg.connect(self.fleet.database_url, autocommit=True)
+
+    def process_groups(self) -> dict[str, int]:
+        fleet = self.fleet
+        named = {"worker (main + pool)": fleet.worker, "API (gunicorn master + workers)": fleet.api, "beat": fleet.beat}
+        return {name: proc.pid for name, proc in named.items() if proc is not None}
 
     def stop(self) -> None:
         if self._db is not None:

@@ -40,6 +40,16 @@ _COMPONENTS = (("atomfleet", "atomfleet code"), ("psycopg", "psycopg (PostgreSQL
                ("jsonschema", "jsonschema"), ("logging/", "logging"), ("json/", "json"))
 
 
+# Frames that only start processes and loops (on nearly every stack, they say nothing).
+_SCAFFOLDING = re.compile(
+    r"\((click/|celery/bin/|celery/__main__|celery/bootsteps|celery/worker/worker\.py|celery/concurrency/|"
+    r"billiard/(process|popen_fork|context)\.py|gunicorn/(arbiter|app/|__main__)|<frozen runpy>|celery\))"
+    r"|^(Pool\.__init__|Pool\._create_worker_process|Worker\.__call__|Worker\.workloop|<module>|"
+    r"asynloop|Hub\.create_loop|Consumer\.start|Evloop\.start|SyncWorker\.(run|run_for_one|accept)|"
+    r"Worker\.init_process|Thread\._bootstrap(_inner)?|Thread\.run) "
+)
+
+
 def _role(frames: list[str]) -> str:
     """py-spy labels a forked child's stacks with the parent's and the child's process frames."""
     processes = [f for f in frames if f.startswith("process ")]
@@ -84,8 +94,7 @@ class _Role:
         out += [f"    {c / n:6.1%}  {k}" for k, c in self.self_by_component.most_common()]
         out.append("  by innermost atomfleet frame (which project call the time is spent under):")
         out += [f"    {c / n:6.1%}  {k}" for k, c in self.innermost_project.most_common(top)]
-        # Frames on (nearly) every stack are scaffolding (click, bootsteps, gunicorn's loop): skip them.
-        below = [(f, c) for f, c in self.inclusive.most_common() if c < 0.9 * n][:top]
+        below = [(f, c) for f, c in self.inclusive.most_common() if not _SCAFFOLDING.search(f)][:top]
         out.append("  heaviest frames below the scaffolding (inclusive):")
         out += [f"    {c / n:6.1%}  {f}" for f, c in below]
         return out

@@ -106,19 +106,22 @@ def main(argv: list[str] | None = None) -> int:
               f"(logs in {workdir})", flush=True)
         costs: dict[str, dict[str, str]] = {}
         for rep in range(1, args.reps + 1):
-            before = snapshot(redis_url(db))
+            groups = raw.process_groups()
+            before = snapshot(redis_url(db), groups=groups)
             rate = figures["raw_tp"].add(raw.throughput(args.tasks, args.threads))
             if rep == 1:
-                costs["raw"] = per_item(snapshot(redis_url(db)) - before, args.tasks)
+                costs["raw"] = per_item(snapshot(redis_url(db), groups=groups) - before, args.tasks)
             lat = raw.start_latency(args.latency_samples)
             p50, p99 = figures["raw_p50"].add(percentile(lat, 50)), figures["raw_p99"].add(percentile(lat, 99))
             print(f"  rep {rep} raw Celery: {rate:7.1f} tasks/s; submit→start p50 {p50:.1f} ms, p99 {p99:.1f} ms", flush=True)
 
-            before, queries = snapshot(redis_url(db), db_url), af.queries
+            groups = af.process_groups()
+            before, queries = snapshot(redis_url(db), db_url, groups), af.queries
             rate, counts = af.throughput(args.tasks, args.threads)
             figures["af_tp"].add(rate)
             if rep == 1:
-                costs["af"] = _af_costs(before, af.queries - queries, redis_url(db), db_url, args.tasks)
+                after = snapshot(redis_url(db), db_url, groups)  # CPU now, before the idle wait
+                costs["af"] = _af_costs(before, after, af.queries - queries, redis_url(db), db_url, args.tasks)
             lat = af.start_latency(args.latency_samples)
             p50, p99 = figures["af_p50"].add(percentile(lat, 50)), figures["af_p99"].add(percentile(lat, 99))
             visible = figures["af_visible"].add(percentile(af.visible_latency(args.latency_samples), 50))
@@ -154,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedians [min–max] of {args.reps} repetition(s); ratio = atomfleet / raw Celery")
     print(markdown_table(("figure", "raw Celery", "atomfleet", "ratio"), rows), flush=True)
     raw_c, af_c = costs.get("raw", {}), costs.get("af", {})
+    cpu_names = list(dict.fromkeys(k for c in (raw_c, af_c) for k in c if k.startswith("cpu:")))
     cost_rows = [
+        *((f"CPU ms: {k.removeprefix('cpu:')}", raw_c.get(k, "—"), af_c.get(k, "—")) for k in cpu_names),
         ("Redis commands (server-wide)", raw_c.get("redis", "—"), af_c.get("redis", "—")),
         ("  most used", raw_c.get("redis_top", "—"), af_c.get("redis_top", "—")),
         ("PostgreSQL transactions", "—", af_c.get("pg_xact", "—")),
@@ -173,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _af_costs(before: Snapshot, bench_queries: int, redis: str, db_url: str, n: int) -> dict[str, str]:
+def _af_costs(before: Snapshot, after: Snapshot, bench_queries: int, redis: str, db_url: str,
+              n: int) -> dict[str, str]:
     wait_for_pg_flush()  # idle backends (the API's persistent connections) report late
-    delta = snapshot(redis, db_url) - before
+    delta = after - before
+    delta.pg.update((snapshot(redis, db_url) - before).pg)
     delta.pg["xact_commit"] -= bench_queries
     return per_item(delta, n)
 
