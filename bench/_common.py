@@ -29,6 +29,7 @@ __all__ = [
     "database_url",
     "env_int",
     "free_port",
+    "load_average",
     "machine",
     "markdown_table",
     "percentile",
@@ -223,6 +224,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join([line(header), "| " + " | ".join("-" * w for w in widths) + " |", *map(line, rows)])
 
 
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> str:
     """One line on what ran the figures (they mean nothing without it)."""
     model = "unknown CPU"
@@ -231,5 +236,5 @@ def machine() -> str:
             if row.startswith("model name"):
                 model = row.split(":", 1)[1].strip()
                 break
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPUs ({model}), load average {load} at start, Python {sys.version.split()[0]}"
+    return (f"{os.cpu_count()} CPUs ({model}), load average {load_average()} at start, "
+            f"Python {sys.version.split()[0]}")

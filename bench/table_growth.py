@@ -30,6 +30,7 @@ import httpx
 from bench._common import (
     Figure,
     env_int,
+    load_average,
     machine,
     markdown_table,
     ratio,
@@ -193,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nmilliseconds per request, medians [min–max] of {args.reps} rounds; × = growth against "
               f"{base_label} (full pages; the empty table serializes nothing, so it is no baseline for growth)")
         print(markdown_table(header, rows), flush=True)
+        print(f"load average at end: {load_average()} (1, 5, 15 min; {os.cpu_count()} CPUs)", flush=True)
         if not args.no_explain:
             print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the runs-table SQL each endpoint runs, at stage {stages[-1][0]}:")
             print(_explain(fleet.token, endpoints), flush=True)

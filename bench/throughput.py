@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 from importlib import metadata
@@ -34,6 +35,7 @@ from bench._common import (
     Figure,
     database_url,
     env_int,
+    load_average,
     machine,
     markdown_table,
     percentile,
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwork per task / per run in the first end-to-end repetition (server counters, N={args.tasks}; "
           "the bench's own polling is taken out)")
     print(markdown_table(("counter", "raw Celery", "atomfleet"), cost_rows), flush=True)
+    print(f"load average at end: {load_average()} (1, 5, 15 min; {os.cpu_count()} CPUs)", flush=True)
     if args.keep_logs:
         print(f"logs kept in {workdir}")
     else:
