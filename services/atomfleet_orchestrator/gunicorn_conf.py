@@ -12,6 +12,11 @@ from atomfleet_orchestrator.observability.gunicorn_hooks import (  # noqa: F401
 
 bind = f"{os.environ.get('ATOMFLEET_API_HOST', '0.0.0.0')}:{os.environ.get('ATOMFLEET_API_PORT', '8000')}"
 workers = int(os.environ.get("ATOMFLEET_API_WORKERS", "2"))
+# Threads keep client connections alive between requests (the sync worker closes each one) and
+# let a request waiting on the database or Redis overlap another (docs/performance.md).
+worker_class = os.environ.get("ATOMFLEET_API_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("ATOMFLEET_API_THREADS", "4"))
+keepalive = 5
 # Uploads stream through the worker; long enough for a large file on a slow link.
 timeout = int(os.environ.get("ATOMFLEET_API_TIMEOUT", "120"))
 graceful_timeout = 25

@@ -78,10 +78,12 @@ class Process:
         self.restarts = 0
 
     def start(self) -> None:
-        argv = ["runuser", "-u", self.user, "--", *self.argv] if self.user else self.argv
+        # Switch user in the child itself: a wrapper such as runuser stops itself whenever its
+        # child is stopped, and would stay stopped after a SIGCONT (drills pause PostgreSQL).
+        as_user = {"user": self.user, "group": self.user, "extra_groups": [], "cwd": "/"} if self.user else {}
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True, **as_user)
         self.wanted = True
 
     @property
@@ -147,8 +149,8 @@ class Postgres:
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, argv: list[str]) -> None:
-        full = ["runuser", "-u", self.user, "--", *argv] if self.user else argv
-        subprocess.run(full, check=True, capture_output=True, timeout=120)
+        as_user = {"user": self.user, "group": self.user, "extra_groups": [], "cwd": "/"} if self.user else {}
+        subprocess.run(argv, check=True, capture_output=True, timeout=120, **as_user)
 
     def start(self) -> None:
         self.server.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 
 from atomfleet.catalog import CATALOG
 from atomfleet.storage import TenantFiles
@@ -59,6 +60,10 @@ def submit_run(
                 args=args,
                 idempotency_key=idempotency_key,
                 max_attempts=spec.max_attempts,
+                # Stamped as published in the same INSERT: the publish on commit rarely fails, and
+                # then it hands the run back to the outbox (dispatch.dispatch_after_commit).
+                dispatched_at=Now(),
+                dispatch_count=1,
             )
             transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
             dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))

@@ -43,6 +43,7 @@ __all__ = [
     "report_progress",
     "schedule_retry",
     "succeed",
+    "unpublish",
 ]
 
 log = logging.getLogger(__name__)
@@ -310,6 +311,15 @@ def mark_published(run_ids: Iterable[str]) -> int:
     """The outbox published these runs: stamp the publish (one statement for the batch)."""
     return AtomRun.objects.filter(id__in=list(run_ids), status__in=_WAITING, dispatched_at__isnull=True).update(
         dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1
+    )
+
+
+def unpublish(run_id: str) -> bool:
+    """The publish on commit failed: the run waits in the outbox instead."""
+    return bool(
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING, dispatched_at__isnull=False).update(
+            dispatched_at=None, dispatch_count=F("dispatch_count") - 1
+        )
     )
 
 

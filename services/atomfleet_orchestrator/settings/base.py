@@ -35,9 +35,13 @@ ROOT_URLCONF = "atomfleet_orchestrator.urls"
 WSGI_APPLICATION = "atomfleet_orchestrator.wsgi.application"
 
 _default_db = f"sqlite:///{Path('.atomfleet/dev.sqlite3').resolve()}"
+# Persistent connections, checked before a request reuses one: without the check, each connection
+# broken by a database restart or failover fails one request (503) before it is replaced.
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", _default_db), conn_max_age=60, conn_health_checks=True
+        env_str("DATABASE_URL", _default_db),
+        conn_max_age=env_int("ATOMFLEET_DB_CONN_MAX_AGE", 300, minimum=0),
+        conn_health_checks=env_bool("ATOMFLEET_DB_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

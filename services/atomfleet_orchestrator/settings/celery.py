@@ -48,7 +48,15 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.25,
     "interval_max": 0.5,
 }
-CELERY_TASK_SEND_SENT_EVENT = True
+# Task events feed Flower (and celery-exporter's event-based mode); atomfleet's own metrics are
+# in-process. They cost three Redis PUBLISHes a task, so they are on only when something listens:
+# the chart turns them on with Flower.
+ATOMFLEET_TASK_EVENTS = env_bool("ATOMFLEET_TASK_EVENTS", False)
+CELERY_TASK_SEND_SENT_EVENT = ATOMFLEET_TASK_EVENTS
+CELERY_WORKER_SEND_TASK_EVENTS = ATOMFLEET_TASK_EVENTS
+# Celery's Django fixup closes the database connection around every task unless this is set;
+# then a pool process keeps it for this many tasks (docs/performance.md).
+CELERY_DB_REUSE_MAX = env_int("ATOMFLEET_DB_REUSE_MAX", 200, minimum=0)
 
 # Long tasks: a worker fetches a message only for a free pool slot (Redis, Celery >= 5.6), so no
 # message waits in a worker where a crash would strand it until the visibility timeout.
@@ -56,7 +64,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Set false (with --prefetch-multiplier above 1) only for floods of tiny runs; messages a lost
 # worker had prefetched are then recovered by the dispatch deadline (docs/lifecycle.md).
 CELERY_WORKER_DISABLE_PREFETCH = env_bool("ATOMFLEET_WORKER_DISABLE_PREFETCH", True)
-CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_REDIRECT_STDOUTS = False
 # A broker blip must not kill running work: the claim already guarantees one execution per
