@@ -13,8 +13,11 @@ starts, every label set it can know in advance:
 - every publisher that is scraped (the API, beat): ``celery_task_sent_total`` for every atom of
   the catalog and the queue it is routed to.
 
-Not knowable in advance, so created at their first event: a failure with an exception type of the
-atom's own (``ValueError``, ...), and a rejected message naming a task nobody registered.
+Not knowable in advance: a rejected message naming a task nobody registered (the worker's main
+process exports its series at 0 and counts it :func:`~atomfleet.metrics._env.new_series_delay`
+seconds later, so ``increase()`` still sees 0 -> 1), and a failure with an exception type of the
+atom's own (``ValueError``, ...; counted in a pool child, which may exit at any time, so the series
+appears at its first failure and ``increase()`` misses that one).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "OUTCOMES",
     "atom_routes",
     "child",
+    "is_known",
     "known_exceptions",
     "precreate_publisher",
     "precreate_worker",
@@ -54,6 +58,11 @@ def child(metric: Any, *labels: str) -> Any:
     if found is None:
         found = _children[key] = metric.labels(*labels)
     return found
+
+
+def is_known(metric: Any, *labels: str) -> bool:
+    """Whether this process already created the label set."""
+    return (id(metric), *labels) in _children
 
 
 def record_run_finished(atom: str, queue: str, outcome: str, duration_s: float | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections import OrderedDict
 from typing import Any
@@ -14,13 +15,14 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from atomfleet.metrics import definitions as m
-from atomfleet.metrics._env import metrics_port, wipe_multiproc_dir
+from atomfleet.metrics._env import metrics_port, new_series_delay, wipe_multiproc_dir
 from atomfleet.metrics._process import current_identifier, set_identifier
 from atomfleet.metrics._redis import PUBLISHED_AT_HEADER, RedisQueueStats
 from atomfleet.metrics._reporter import WorkerReporter
 from atomfleet.metrics._series import (
     ATOM_TASK_PREFIX,
     OUTCOMES,
+    is_known,
     precreate_worker,
     record_run_finished,
 )
@@ -52,6 +54,9 @@ class _State:
         self.started: dict[str, float] = {}  # task id -> perf_counter start, while running
         # (task id, exception) failures already counted by the main process (bounded, see below)
         self.main_failures: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # First increments of label sets new to this process, counted after a delay (see _count).
+        self.deferred: dict[int, Any] = {}
+        self.deferred_lock = threading.Lock()
 
 
 _state = _State()
@@ -60,6 +65,40 @@ _state = _State()
 def publisher_hostname() -> str:
     """The ``hostname`` label of what this process publishes (pod name; Celery node in workers)."""
     return _state.hostname
+
+
+def _count(metric: Any, *labels: str) -> None:
+    """Increment in the worker's main process; a label set not known in advance (a rejected
+    message naming an unregistered task) is exported at 0 first and counted ``new_series_delay()``
+    seconds later, so that ``increase()`` over a scrape before and one after sees its first event.
+    """
+    delay = new_series_delay()
+    if is_known(metric, *labels) or not delay:
+        _child(metric, *labels).inc()
+        return
+    counter = _child(metric, *labels)  # exported at 0 from the next scrape on
+    timer: threading.Timer
+
+    def fire() -> None:
+        with _state.deferred_lock:
+            pending = _state.deferred.pop(id(timer), None)
+        if pending is not None:
+            pending.inc()
+
+    timer = threading.Timer(delay, fire)
+    timer.daemon = True
+    with _state.deferred_lock:
+        _state.deferred[id(timer)] = counter
+    timer.start()
+
+
+def _flush_deferred() -> None:
+    """Count every deferred first increment now (the worker is shutting down)."""
+    with _state.deferred_lock:
+        pending = list(_state.deferred.values())
+        _state.deferred.clear()
+    for counter in pending:
+        counter.inc()
 
 
 def _default_queue() -> str:
@@ -148,6 +187,7 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
 
 
 def _on_worker_shutdown(**_: Any) -> None:
+    _flush_deferred()
     if _state.reporter is not None:
         _state.reporter.stop()
         _state.reporter = None
@@ -169,12 +209,12 @@ def _on_task_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
 
 def _on_task_rejected(message: Any = None, **_: Any) -> None:
     headers = getattr(message, "headers", None) or {}
-    _child(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message)).inc()
+    _count(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message))
 
 
 def _on_task_unknown(message: Any = None, name: str | None = None, **_: Any) -> None:
-    # An unregistered task name: the message is rejected (celery-exporter counts it there too).
-    _child(m.TASK_REJECTED, name or "unknown", _state.hostname, _queue_of(message)).inc()
+    # An unregistered task name: the message is rejected and counted as such.
+    _count(m.TASK_REJECTED, name or "unknown", _state.hostname, _queue_of(message))
 
 
 # Pool child (and main process for hard time limits / lost children) --------------------------
@@ -249,7 +289,10 @@ def _on_task_failure(
     exc_name = type(exception).__name__ if exception is not None else "unknown"
     if current_identifier() == "main" and not _first_report_in_main(task_id, exc_name):
         return
-    _child(m.TASK_FAILED, name, _state.hostname, queue, exc_name).inc()
+    if current_identifier() == "main":
+        _count(m.TASK_FAILED, name, _state.hostname, queue, exc_name)
+    else:  # a pool child may exit right after the task: count now
+        _child(m.TASK_FAILED, name, _state.hostname, queue, exc_name).inc()
     # A child killed by the hard time limit, or lost, cannot report its run: the main process does.
     if current_identifier() == "main" and name.startswith(ATOM_TASK_PREFIX):
         outcome = {"TimeLimitExceeded": "time_limit", "WorkerLostError": "worker_lost"}.get(exc_name)
