@@ -304,6 +304,7 @@ def test_every_known_label_set_exists_at_zero_from_process_start(fleet: Fleet) -
     # Given the fleet just started (every target scraped, nothing submitted yet)
     from atomfleet.catalog import CATALOG
     from atomfleet.metrics import known_exceptions
+    from atomfleet_orchestrator.observability.metrics import RECONCILER_ACTIONS
 
     prom, at = fleet.prom, fleet.ready_at
     atoms_on = Counter(spec.queue for spec in CATALOG)
@@ -322,7 +323,7 @@ def test_every_known_label_set_exists_at_zero_from_process_start(fleet: Fleet) -
     for component in ("api", "beat"):
         assert count(f'count by (queue_name) (celery_task_sent_total{{component="{component}"}})') == atoms_on
     assert count('count by (queue_name) (atomfleet_runs_submitted_total{component="api"})') == atoms_on
-    assert prom.scalar('count(atomfleet_reconciler_actions_total{component="beat"})', at) == 2
+    assert prom.scalar('count(atomfleet_reconciler_actions_total{component="beat"})', at) == len(RECONCILER_ACTIONS)
     assert prom.scalar('sum({__name__=~"celery_task_.*_total|atomfleet_runs_total|atomfleet_runs_submitted_total"})', at) == 0
 
 
