@@ -49,6 +49,14 @@ services-up: ## Start PostgreSQL and Redis on 127.0.0.1 when they do not answer
 test: $(VENV_STAMP) services-up $(TEST_PREREQS) ## Run the whole test suite (real Redis, PostgreSQL, Celery workers, Helm engine)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# make chaos N=200 [SEED=1]
+N ?= 200
+SEED ?=
+
+.PHONY: chaos
+chaos: $(VENV_STAMP) ## Randomized fault drill: N runs while workers, Redis and PostgreSQL fail (N=200)
+	$(BIN)/python -m tests.faults.chaos --runs $(N) $(if $(SEED),--seed $(SEED))
+
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff + mypy
 	$(BIN)/ruff check services workers tests k8s-tests

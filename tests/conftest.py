@@ -1,6 +1,6 @@
 """Shared fixtures: tenants and API clients, real Redis, real Celery workers per queue.
 
-Tests run against PostgreSQL (pytest-django's ``test_atomfleet`` database) and Redis DBs 10/11
+Tests run against PostgreSQL (pytest-django's ``test_atomfleet`` database) and Redis DB 10
 (see ``tests/settings.py``). Tests that need workers use
 ``@pytest.mark.django_db(transaction=True)`` so what they write is committed and visible to the
 worker processes.
@@ -31,7 +31,6 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 def broker_redis() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.flushdb()
-    redis.Redis.from_url(settings.CELERY_RESULT_BACKEND).flushdb()
     yield client
     client.close()
 
@@ -72,7 +71,7 @@ def other_api(db: None) -> APIClient:
 def worker_fleet(
     django_db_setup: None, django_db_blocker: Any, broker_redis: redis.Redis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerFleet]:
-    """One real ``celery worker`` per declared queue, reading the test database."""
+    """One real ``celery worker`` per declared queue and beat, reading the test database."""
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
@@ -87,6 +86,7 @@ def worker_fleet(
     fleet = WorkerFleet(settings.ATOMFLEET_QUEUES, env, log_dir)
     for queue in fleet.queues:
         fleet.start(queue, concurrency=3 if queue == "default" else 2)
+    fleet.start_beat()
     try:
         for queue in fleet.queues:
             fleet.wait_consuming(queue)

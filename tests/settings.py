@@ -11,11 +11,14 @@ os.environ.setdefault(
     os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/atomfleet"),
 )
 _redis = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-# Redis DBs 10/11 are the test suite's own, so a developer's local fleet (0/1) is left alone.
+# Redis DB 10 is the test suite's own, so a developer's local fleet (0) is left alone.
 os.environ.setdefault("ATOMFLEET_BROKER_URL", f"{_redis}/10")
-os.environ.setdefault("ATOMFLEET_RESULT_BACKEND_URL", f"{_redis}/11")
+# Short lifecycle deadlines so faults are recovered within seconds (docs/lifecycle.md).
 os.environ.setdefault("ATOMFLEET_HEARTBEAT_SECONDS", "1")
-os.environ.setdefault("ATOMFLEET_STALE_AFTER_SECONDS", "4")
+os.environ.setdefault("ATOMFLEET_STALE_AFTER_SECONDS", "6")
+os.environ.setdefault("ATOMFLEET_RECONCILE_INTERVAL", "1")
+os.environ.setdefault("ATOMFLEET_DISPATCH_INTERVAL", "1")
+os.environ.setdefault("ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", "10")
 os.environ.setdefault("ATOMFLEET_OUTBOX_GRACE_SECONDS", "0")
 os.environ.setdefault("ATOMFLEET_PROGRESS_INTERVAL", "0.2")
 os.environ.setdefault(

@@ -2,7 +2,8 @@
 
 Every setting comes from Django settings (CELERY_ prefix). Building the app also checks the fleet's
 declaration — queues of every atom declared, visibility timeout above every hard limit — so a
-misconfigured process refuses to start instead of losing work.
+misconfigured process refuses to start instead of losing work; a worker also refuses a pool that
+cannot enforce the atoms' time limits (``runs.leases``).
 """
 
 from __future__ import annotations
@@ -27,3 +28,5 @@ register_tasks(app, catalog)
 # Worker pods: Prometheus metrics (prefork-safe) on ATOMFLEET_METRICS_PORT and probe files.
 install_worker_metrics(app)
 install_worker_probes(app)
+# Run leases: the main process heartbeats live executions and fences lost ones (prefork only).
+app.steps["worker"].add("atomfleet_orchestrator.runs.leases:RunLeases")

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["env_str", "env_int", "env_bool", "env_json", "env_required"]
+__all__ = ["env_str", "env_int", "env_float", "env_bool", "env_json", "env_required", "require_below"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -39,6 +39,27 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be >= {minimum}, got {value}")
     return value
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {raw!r}")
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum:g}, got {value:g}")
+    return value
+
+
+def require_below(low_name: str, low: float, high_name: str, high: float, why: str) -> None:
+    """A cross-field check: refuse to start unless ``low < high``, naming both settings."""
+    if not low < high:
+        raise ImproperlyConfigured(f"{low_name} ({low:g}) must be below {high_name} ({high:g}): {why}")
 
 
 def env_bool(name: str, default: bool) -> bool:

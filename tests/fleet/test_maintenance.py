@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fleet]
 
 def _outbox_run(tenant: Tenant, atom: str, queue: str, args: dict[str, Any]) -> AtomRun:
     """A run accepted while the broker was down: persisted, never published."""
-    return AtomRun.objects.create(tenant=tenant, created_by="t", atom=atom, queue=queue, args=args)
+    return AtomRun.objects.create(tenant=tenant, created_by="t", atom=atom, queue=queue, args=args, max_attempts=4)
 
 
 def test_scheduler_runs_maintenance_in_process_and_sends_nothing_for_it(
@@ -43,23 +41,8 @@ def test_scheduler_runs_maintenance_in_process_and_sends_nothing_for_it(
     assert broker_redis.llen("default") == default_before  # no maintenance message was queued
 
 
-@pytest.fixture
-def beat(worker_fleet: WorkerFleet, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = worker_fleet.env | {"ATOMFLEET_DISPATCH_INTERVAL": "1", "ATOMFLEET_RECONCILE_INTERVAL": "1"}
-    log = (tmp_path / "beat.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", "beat", "--loglevel=INFO",
-         f"--schedule={tmp_path / 'schedule'}", f"--pidfile={tmp_path / 'beat.pid'}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    yield proc
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
-
-
 def test_a_saturated_default_queue_does_not_starve_dispatch_or_reconciliation(
-    api: APIClient, tenant: Tenant, wait_for: Callable[..., dict[str, Any]], beat: subprocess.Popen[bytes]
+    api: APIClient, tenant: Tenant, wait_for: Callable[..., dict[str, Any]], worker_fleet: WorkerFleet
 ) -> None:
     # Given every `default` slot busy with a long run
     busy = [
@@ -84,4 +67,4 @@ def test_a_saturated_default_queue_does_not_starve_dispatch_or_reconciliation(
             api.post(f"/api/v1/runs/{run['id']}/cancel")
         for run in busy:
             wait_for(run["id"], timeout=30)
-    assert beat.poll() is None
+    assert worker_fleet.procs["beat"].poll() is None

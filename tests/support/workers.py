@@ -1,9 +1,8 @@
-"""Real ``celery worker`` processes, one per queue, as the chart runs them."""
+"""Real ``celery worker`` processes, one per queue, and beat, as the chart runs them."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -15,11 +14,20 @@ import redis
 
 
 class WorkerFleet:
-    """One worker process group per queue, against the test database and Redis DBs."""
+    """One worker process group per queue, and beat, against the test database and Redis DB."""
 
     def __init__(self, queues: tuple[str, ...], env: dict[str, str], log_dir: Path) -> None:
         self.queues, self.env, self.log_dir = queues, env, log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start_beat(self) -> None:
+        """Beat publishes the outbox and enforces the lifecycle deadlines (tests/settings.py)."""
+        log = (self.log_dir / "beat.log").open("ab")
+        self.procs["beat"] = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", "beat", "--loglevel=INFO",
+             f"--schedule={self.log_dir / 'beat-schedule'}", f"--pidfile={self.log_dir / 'beat.pid'}"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
     def start(self, queue: str, concurrency: int = 2) -> None:
         log = (self.log_dir / f"worker-{queue}.log").open("ab")
@@ -73,9 +81,6 @@ class WorkerFleet:
 
 
 def queue_is_drained(client: redis.Redis, queue: str) -> bool:
-    """No message of ``queue`` waits in Redis (any priority list) nor is held unacked."""
+    """No message of ``queue`` waits in Redis (any priority list)."""
     lists = [queue] + [f"{queue}\x06\x16{p}" for p in (3, 6, 9)]
-    if any(client.llen(name) for name in lists):
-        return False
-    # kombu keeps fetched-but-unacked messages as JSON [message, exchange, routing_key].
-    return not any(json.loads(v)[2] == queue for v in client.hvals("unacked"))
+    return not any(client.llen(name) for name in lists)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,25 @@ def ctx(store: LocalObjectStore) -> AtomContext:
         artifacts=RunArtifacts(store, "acme", "r1"), logger=logging.getLogger("t"),
         progress_sink=lambda f, m: None,
     )
+
+
+def test_a_backtracking_pattern_runs_in_linear_time(ctx: AtomContext, store: LocalObjectStore) -> None:
+    # (a+)+$ on "aaaa...b" takes exponential time with Python's re; RE2 answers at once
+    store.put("tenants/acme/uploads/u/p.csv", b"code\n" + b"a" * 5000 + b"b\nabc\n", "text/csv")
+    started = time.monotonic()
+    result = validate_csv(ctx, file="tenants/acme/uploads/u/p.csv",
+                          columns=[{"name": "code", "type": "string", "pattern": "(a+)+$"}])
+    assert time.monotonic() - started < 5  # a sanity bound; Python's re would take ages
+    assert result["invalid_rows"] == 2 and "does not match" in result["first_errors"][0]["problem"]
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)a", "("])
+def test_patterns_re2_cannot_bound_are_refused_clearly(ctx: AtomContext, store: LocalObjectStore, pattern: str) -> None:
+    store.put("tenants/acme/uploads/u/p.csv", b"code\nabc\n", "text/csv")
+    with pytest.raises(InvalidAtomInput, match="is not supported") as raised:
+        validate_csv(ctx, file="tenants/acme/uploads/u/p.csv",
+                     columns=[{"name": "code", "type": "string", "pattern": pattern}])
+    assert raised.value.code == "invalid_pattern"
 
 
 def test_text_stats_counts(ctx: AtomContext) -> None:

@@ -1,11 +1,19 @@
-"""``diagnostics.*`` (queue ``default``): sleep in steps with progress.
+"""``diagnostics.*``: sleep in steps with progress, for demos, cancellation and fault drills.
 
-For demos, cancellation and fault tests. ``diagnostics.sleep`` is idempotent (redelivered after a
-worker dies); ``diagnostics.sleep_once`` stands for a side-effecting job that must never run twice.
+``diagnostics.sleep`` (queue ``default``) is idempotent (run again after its worker is lost);
+``diagnostics.sleep_once`` stands for a side-effecting job that must never run twice;
+``diagnostics.sleep_io`` and ``diagnostics.sleep_ml`` do the same on ``io_bound`` and
+``ml_training``. When ``ATOMFLEET_DIAGNOSTICS_JOURNAL`` names a folder, every execution appends
+its start, each step and its end to ``<folder>/<run id>.jsonl``: drills read it to prove that no
+run ever executed twice at the same time.
 """
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
+import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -13,6 +21,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from atomfleet.catalog import RetryPolicy, atom
 from atomfleet.errors import TransientAtomError
 from atomfleet.runtime import AtomContext
+
+JOURNAL_ENV = "ATOMFLEET_DIAGNOSTICS_JOURNAL"
 
 _SCHEMA = {
     "type": "object",
@@ -34,15 +44,48 @@ _SCHEMA = {
             "description": "keep sleeping past the soft time limit, as code stuck outside Python "
             "would (hard-limit kill drills)",
         },
+        "hold_gil_seconds": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 600,
+            "default": 0,
+            "description": "first block in C code that holds the GIL this long, as a long regex "
+            "match or a native loop would (liveness drills)",
+        },
     },
 }
 _RETRY = RetryPolicy(max_retries=5, backoff_base=0.5, backoff_max=10.0)
 
 
+class _Journal:
+    """Append-only record of one execution (one JSON line per event, flushed at once)."""
+
+    def __init__(self, ctx: AtomContext) -> None:
+        folder = os.environ.get(JOURNAL_ENV)
+        self._path = os.path.join(folder, f"{ctx.run_id}.jsonl") if folder else None
+        self._base = {"run": ctx.run_id, "attempt": ctx.attempt, "pid": os.getpid()}
+
+    def write(self, event: str) -> None:
+        if self._path is not None:
+            with open(self._path, "a") as handle:
+                handle.write(json.dumps({**self._base, "event": event, "at": time.time()}) + "\n")
+
+
 def _sleep(
-    ctx: AtomContext, *, seconds: float, steps: int = 10, fail_attempts: int = 0, ignore_soft_limit: bool = False
+    ctx: AtomContext,
+    *,
+    seconds: float,
+    steps: int = 10,
+    fail_attempts: int = 0,
+    ignore_soft_limit: bool = False,
+    hold_gil_seconds: int = 0,
 ) -> dict[str, Any]:
+    journal = _Journal(ctx)
+    journal.write("start")
+    if hold_gil_seconds:
+        ctypes.PyDLL(None).sleep(hold_gil_seconds)  # libc sleep(3) called without releasing the GIL
     if ctx.attempt <= fail_attempts:
+        journal.write("end")
         raise TransientAtomError(f"simulated transient failure on attempt {ctx.attempt}")
     for step in range(steps):
         try:
@@ -51,22 +94,28 @@ def _sleep(
             if not ignore_soft_limit:
                 raise
             ctx.logger.warning("soft time limit ignored on request; the hard limit will kill this process")
+        journal.write("step")
         ctx.progress((step + 1) / steps, f"step {step + 1}/{steps}")
+    journal.write("end")
     return {"slept_seconds": seconds, "steps": steps, "attempt": ctx.attempt}
 
 
-for _name, _idempotent, _description in [
-    ("diagnostics.sleep", True, "Sleeps in steps with progress (idempotent: safe to redeliver)."),
-    ("diagnostics.sleep_once", False,
+# Limits in line with the other atoms of each queue (the grace periods of its workers fit them).
+for _name, _queue, _idempotent, _limits, _description in [
+    ("diagnostics.sleep", "default", True, (3300, 3400),
+     "Sleeps in steps with progress (idempotent: safe to redeliver)."),
+    ("diagnostics.sleep_once", "default", False, (3300, 3400),
      "Sleeps in steps with progress; never re-run after a worker loss (not idempotent)."),
+    ("diagnostics.sleep_io", "io_bound", True, (1700, 1800), "diagnostics.sleep on the io_bound queue."),
+    ("diagnostics.sleep_ml", "ml_training", True, (7000, 7200), "diagnostics.sleep on the ml_training queue."),
 ]:
     atom(
         name=_name,
-        queue="default",
+        queue=_queue,
         description=_description,
         schema=_SCHEMA,
-        soft_time_limit=3300,
-        time_limit=3400,
+        soft_time_limit=_limits[0],
+        time_limit=_limits[1],
         idempotent=_idempotent,
         retry=_RETRY,
     )(_sleep)

@@ -12,7 +12,18 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-__all__ = ["ApiError", "api_exception_handler", "error_body", "json_error"]
+__all__ = [
+    "RETRY_AFTER_SECONDS",
+    "ApiError",
+    "ServiceUnavailableMiddleware",
+    "api_exception_handler",
+    "error_body",
+    "json_error",
+    "unavailable",
+]
+
+#: What a client told to come back (503) should wait, in seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(exceptions.APIException):
@@ -48,9 +59,30 @@ _DRF_CODES: dict[type[exceptions.APIException], tuple[str, str | None]] = {
 }
 
 
+def unavailable(exc: Exception) -> tuple[str, str] | None:
+    """The error code and message when ``exc`` means a backing service is down, else None."""
+    from django.db import InterfaceError, OperationalError
+
+    from atomfleet.errors import ObjectNotFound, StorageError
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "database_unavailable", "the database is unavailable; retry later"
+    if isinstance(exc, StorageError) and not isinstance(exc, ObjectNotFound):
+        return "storage_unavailable", "object storage is unavailable; retry later"
+    return None
+
+
+def _unavailable_response(code: str, message: str) -> dict[str, Any]:
+    return {"body": error_body(code, message), "headers": {"Retry-After": str(RETRY_AFTER_SECONDS)}}
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     from atomfleet_orchestrator.runs.errors import RunError
 
+    down = unavailable(exc)
+    if down is not None:
+        reply = _unavailable_response(*down)
+        return Response(reply["body"], status=503, headers=reply["headers"])
     if isinstance(exc, RunError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, ApiError):
@@ -82,3 +114,26 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return json_error(400, "bad_request", "bad request")
+
+
+class ServiceUnavailableMiddleware:
+    """503 with ``Retry-After`` and the error body, never 500, when a backing service is down.
+
+    DRF views get the same answer from ``api_exception_handler``; this covers the rest (Django's
+    own views, middleware that touches the database).
+    """
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> JsonResponse | None:
+        down = unavailable(exception)
+        if down is None:
+            return None
+        reply = _unavailable_response(*down)
+        response = JsonResponse(reply["body"], status=503)
+        response["Retry-After"] = reply["headers"]["Retry-After"]
+        return response

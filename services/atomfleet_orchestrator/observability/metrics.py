@@ -51,7 +51,7 @@ RUNS_SUBMITTED = Counter(
     "atomfleet_runs_submitted", "Runs accepted by the API, by atom and queue.", ("atom", "queue_name")
 )
 # The reconciler runs inside beat, which serves these counters (fleet.py).
-RECONCILER_ACTIONS = ("redispatched", "marked_worker_lost")
+RECONCILER_ACTIONS = ("redispatched", "lost_retrying", "lost_failed", "lost_cancelled")
 RECONCILER_ACTIONS_TOTAL = Counter(
     "atomfleet_reconciler_actions", "Actions taken by the reconciler, by action.", ("action",)
 )

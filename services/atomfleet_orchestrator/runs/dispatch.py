@@ -1,8 +1,11 @@
-"""Publishing runs to Celery, after commit, with a transactional outbox behind it.
+"""Publishing runs to Celery: on commit from the API, and from the outbox in beat.
 
-A run is committed first and published on commit. If the broker does not answer, the run stays
-``queued`` with ``dispatched_at`` unset, and the beat-driven dispatcher publishes it later: nothing
-accepted is lost. Publishing twice is harmless (the worker's guarded claim runs it once).
+A run is committed first and published on commit, with one quick try: if the broker does not
+answer, the API still answers 202 and the run waits in the **outbox** (``dispatched_at`` unset).
+Beat's dispatcher publishes every due run of the outbox — accepted runs the API could not publish,
+retries whose ``next_attempt_at`` has come, runs the reconciler sent back after their message was
+lost — each row on its own, so one bad row never blocks the others. Publishing twice is harmless:
+the claim runs a run once per attempt whatever the number of messages.
 """
 
 from __future__ import annotations
@@ -10,87 +13,154 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from datetime import timedelta
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q
+from django.db.models.functions import Now
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
 
 from atomfleet.catalog import CATALOG, task_name_for
 from atomfleet_orchestrator.observability import OutboxStats
-from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
+from atomfleet_orchestrator.runs import transitions
+from atomfleet_orchestrator.runs.lifecycle import WAITING, Deadlines, ErrorCode, RunStatus
+from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["PUBLISHED_AT_HEADER", "publish", "dispatch_after_commit", "dispatch_outbox", "outbox_stats"]
+__all__ = [
+    "PUBLISHED_AT_HEADER",
+    "DispatchReport",
+    "dispatch_after_commit",
+    "dispatch_outbox",
+    "outbox_stats",
+    "publish",
+]
 
 log = logging.getLogger(__name__)
 # Publish time stamped on every message: queue wait and oldest-message age are measured from it.
 PUBLISHED_AT_HEADER = "atomfleet_published_at"
-_BROKER_ERRORS = (OperationalError, KombuError, RedisError, OSError)
+BROKER_ERRORS = (OperationalError, KombuError, RedisError, OSError)
+# On the request path: one quick try; the outbox retries without keeping a client waiting.
+_ON_COMMIT_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
-def publish(run_id: str, atom: str, queue: str, task_id: str, countdown: float | None = None) -> None:
+@dataclass(frozen=True)
+class Target:
+    run_id: str
+    atom: str
+    queue: str
+    task_id: str
+
+
+def publish(target: Target, *, retry_policy: dict[str, float] | None = None) -> None:
+    """Send the run's task message (its one task id) to its queue; raises broker errors."""
     from atomfleet_orchestrator.celery import app
 
-    spec = CATALOG.get(atom)
-    if spec is None:  # a run of an atom removed from the catalog since it was accepted
-        raise LookupError(f"atom {atom!r} is not in the catalog")
     app.send_task(
-        task_name_for(atom),
-        args=[run_id],
-        task_id=task_id,
-        queue=queue,
-        countdown=countdown,
+        task_name_for(target.atom),
+        args=[target.run_id],
+        task_id=target.task_id,
+        queue=target.queue,
         headers={PUBLISHED_AT_HEADER: time.time()},
+        retry_policy=retry_policy,
     )
 
 
-class Sent(enum.Enum):
+def dispatch_after_commit(target: Target) -> None:
+    """Publish once the transaction commits; any failure leaves the run to the outbox."""
+
+    def send() -> None:
+        try:
+            publish(target, retry_policy=_ON_COMMIT_RETRY)
+            transitions.mark_published([target.run_id])
+        except Exception as exc:  # never let an accepted run turn into an error response
+            log.warning("run %s stays in the outbox (%s: %s)", target.run_id, type(exc).__name__, exc)
+
+    transaction.on_commit(send)
+
+
+class Outcome(enum.Enum):
     PUBLISHED = "published"
-    NOTHING_TO_DO = "nothing_to_do"  # already published, cancelled, or gone
-    BROKER_DOWN = "broker_down"  # stays in the outbox
+    ABANDONED = "abandoned"  # ended failed: unknown atom or queue, re-dispatch cap
+    BROKER_DOWN = "broker_down"  # left in the outbox; the round stops
+    ERROR = "error"  # unexpected error on this row; left in the outbox, the round goes on
 
 
-def _dispatch(run_id: str) -> Sent:
-    run = AtomRun.objects.filter(id=run_id, status=RunStatus.QUEUED, dispatched_at__isnull=True).first()
-    if run is None:
-        return Sent.NOTHING_TO_DO
-    try:
-        publish(str(run.id), run.atom, run.queue, run.celery_task_id)
-    except _BROKER_ERRORS as exc:
-        log.warning("broker unavailable, run %s stays in the outbox: %s", run.id, exc)
-        return Sent.BROKER_DOWN
-    AtomRun.objects.filter(id=run.id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
-    return Sent.PUBLISHED
+@dataclass
+class DispatchReport:
+    published: int = 0
+    abandoned: int = 0
+    errors: int = 0
+    broker_down: bool = False
 
 
-def dispatch_after_commit(run_id: str) -> None:
-    transaction.on_commit(lambda: _dispatch(run_id))
-
-
-def dispatch_outbox(limit: int = 500) -> int:
-    """Publish queued runs that were never published; returns how many went out."""
-    cutoff = timezone.now() - timedelta(seconds=settings.ATOMFLEET_OUTBOX_GRACE_SECONDS)
-    pending = list(
-        AtomRun.objects.filter(status=RunStatus.QUEUED, dispatched_at__isnull=True, created_at__lte=cutoff)
-        .order_by("created_at")
-        .values_list("id", flat=True)[:limit]
+def _due() -> Q:
+    grace = settings.ATOMFLEET_OUTBOX_GRACE_SECONDS
+    return Q(status=RunStatus.QUEUED, created_at__lte=transitions.ago(grace)) | Q(
+        status=RunStatus.RETRYING, next_attempt_at__lte=Now()
     )
-    sent = 0
-    for run_id in pending:
-        outcome = _dispatch(str(run_id))
-        if outcome is Sent.BROKER_DOWN:
+
+
+def _send(target: Target, dispatches: int, deadlines: Deadlines) -> Outcome:
+    if dispatches > deadlines.max_redispatches:
+        transitions.abandon(
+            target.run_id, ErrorCode.NOT_STARTED,
+            f"published {dispatches} times, never started by a worker of queue {target.queue!r} "
+            f"(each within {deadlines.dispatch_timeout:g}s)",
+        )
+        return Outcome.ABANDONED
+    if CATALOG.get(target.atom) is None:
+        transitions.abandon(target.run_id, ErrorCode.UNKNOWN_ATOM,
+                            f"atom {target.atom!r} is no longer in the catalog")
+        return Outcome.ABANDONED
+    if target.queue not in settings.ATOMFLEET_QUEUES:
+        transitions.abandon(target.run_id, ErrorCode.UNKNOWN_QUEUE,
+                            f"queue {target.queue!r} is no longer declared (ATOMFLEET_QUEUES)")
+        return Outcome.ABANDONED
+    try:
+        publish(target)
+    except BROKER_ERRORS as exc:
+        log.warning("broker unavailable, run %s stays in the outbox: %s", target.run_id, exc)
+        return Outcome.BROKER_DOWN
+    except Exception:
+        log.exception("cannot publish run %s; it stays in the outbox", target.run_id)
+        return Outcome.ERROR
+    return Outcome.PUBLISHED
+
+
+def dispatch_outbox(limit: int = 500) -> DispatchReport:
+    """Publish the due runs of the outbox, oldest first."""
+    deadlines = Deadlines.from_settings()
+    rows = (
+        AtomRun.objects.filter(_due(), status__in=sorted(WAITING), dispatched_at__isnull=True)
+        .order_by("created_at")
+        .values_list("id", "atom", "queue", "celery_task_id", "dispatch_count")[:limit]
+    )
+    report, published = DispatchReport(), []
+    for run_id, atom, queue, task_id, dispatches in rows:
+        target = Target(str(run_id), atom, queue, task_id)
+        outcome = _send(target, dispatches, deadlines)
+        if outcome is Outcome.PUBLISHED:
+            published.append(target.run_id)
+        elif outcome is Outcome.ABANDONED:
+            report.abandoned += 1
+        elif outcome is Outcome.ERROR:
+            report.errors += 1
+        else:
+            report.broker_down = True
             break  # still down: leave the rest for the next round
-        sent += outcome is Sent.PUBLISHED
-    if sent:
-        log.info("outbox: published %d run(s)", sent)
-    return sent
+    report.published = transitions.mark_published(published) if published else 0
+    if report.published or report.abandoned or report.errors:
+        log.info("outbox: %s", report)
+    return report
 
 
 def outbox_stats() -> OutboxStats:
-    """How many accepted runs wait to be published, and for how long the oldest has (scrape time)."""
-    pending = AtomRun.objects.filter(status=RunStatus.QUEUED, dispatched_at__isnull=True)
+    """How many runs wait to be published, and for how long the oldest has (scrape time)."""
+    pending = AtomRun.objects.filter(status__in=sorted(WAITING), dispatched_at__isnull=True).filter(_due())
     oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
+    from django.utils import timezone
+
     age = (timezone.now() - oldest).total_seconds() if oldest else None
     return OutboxStats(waiting=pending.count(), oldest_age_seconds=age)

@@ -1,142 +1,276 @@
-"""Executing one run inside a worker process (called by the thin Celery task)."""
+"""Executing one run in a pool process (called by the thin Celery task).
+
+1. **Claim** the run for this attempt (one statement). A message that does not match the row —
+   a duplicate, a stale retry, a run already finished — changes nothing and ends as an ignored
+   task. If the database cannot be reached, the message goes back to the queue (not acked as if
+   it ran); if it is lost anyway, the dispatch deadline publishes the run again.
+2. **Run** the atom with its context. The worker's main process keeps the lease (heartbeat) and
+   relays cancellation; nothing here runs beside the atom.
+3. **Record** the outcome through a guarded write that names this attempt, retrying short
+   database outages, and end the Celery task with the same truth: SUCCESS, FAILURE carrying the
+   atom's exception, RETRY, or (for a cancellation) revoked by the main process.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import socket
-import threading
 import time
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import DataError, InterfaceError, OperationalError, connection
 
 from atomfleet.catalog import AtomSpec
-from atomfleet.errors import AtomError, RunCancelled
-from atomfleet.metrics import record_run_finished
-from atomfleet.runtime import AtomContext
+from atomfleet.errors import AtomError, RunCancelled, StorageError
+from atomfleet.metrics import record_message_ignored, record_run_finished, record_superseded
+from atomfleet.runtime import AtomContext, CancelToken
 from atomfleet.runtime.logging import run_log_context
 from atomfleet.storage import RunArtifacts, TenantFiles
 from atomfleet_orchestrator.runs import transitions
-from atomfleet_orchestrator.runs.dispatch import publish
-from atomfleet_orchestrator.runs.heartbeat import Heartbeat
-from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
+from atomfleet_orchestrator.runs.leases import cancellable, identity
+from atomfleet_orchestrator.runs.lifecycle import Deadlines, ErrorCode
 from atomfleet_orchestrator.runs.storage import get_store
-from atomfleet_orchestrator.runs.transitions import Claim
+from atomfleet_orchestrator.runs.transitions import Claimed, Execution, Refusal, Refused
+from atomfleet_orchestrator.tenancy.models import Tenant
 
-__all__ = ["execute_run"]
+__all__ = [
+    "AttemptsExhausted",
+    "InvalidResult",
+    "OutcomeNotRecorded",
+    "RunRevoked",
+    "Superseded",
+    "encode_result",
+    "execute_run",
+]
 
 log = logging.getLogger("atomfleet.run")
+_DB_DOWN = (OperationalError, InterfaceError)
+#: Pause before a message whose claim could not reach the database goes back to the queue.
+CLAIM_RETRY_PAUSE = 1.0
 
 
-def execute_run(task: Task, spec: AtomSpec, run_id: str) -> str:
+# -- how an execution ends its Celery task --------------------------------------------------------
+
+
+class RunRevoked(Ignore):
+    """The run was cancelled: the worker's main process announces the task as revoked."""
+
+
+class Superseded(Ignore):
+    """This execution's outcome was discarded: the run had moved on to another attempt."""
+
+
+class AttemptsExhausted(Exception):
+    """Delivered once more after its last attempt: the run ended failed/attempts_exhausted."""
+
+
+class InvalidResult(Exception):
+    """The atom returned something that is not JSON (NaN, Infinity, objects)."""
+
+
+class OutcomeNotRecorded(Exception):
+    """Storage or the database refused the outcome."""
+
+
+# -- claim ----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def _tenant_slug(tenant_id: int) -> str:  # slugs never change
+    return Tenant.objects.values_list("slug", flat=True).get(id=tenant_id)
+
+
+def execute_run(task: Task, spec: AtomSpec, run_id: str) -> dict[str, str]:
     request = task.request
-    task_id: str = request.id
-    decision = transitions.claim(
-        run_id,
-        task_id,
-        f"{request.hostname or socket.gethostname()}:{os.getpid()}",
-        idempotent=spec.idempotent,
-        stale_after=settings.ATOMFLEET_STALE_AFTER_SECONDS,
-    )
-    if decision is Claim.DROP:
-        log.info("message for run %s (task %s) dropped: nothing to execute", run_id, task_id)
-        return decision.value
-    if decision is Claim.DEFER:
-        log.info("run %s may still be running elsewhere; checking again later", run_id)
-        publish(run_id, spec.name, spec.queue, task_id, countdown=settings.ATOMFLEET_STALE_AFTER_SECONDS)
-        return decision.value
-
-    run = AtomRun.objects.select_related("tenant").get(id=run_id)
-    tenant = run.tenant.slug
-    with run_log_context(tenant=tenant, atom=spec.name, run_id=run_id, task_id=task_id):
-        return _execute(task, spec, run, tenant, task_id)
+    holder = identity(request.hostname, os.getpid())
+    try:
+        claimed = transitions.claim(run_id, request.id, holder)
+        tenant = _tenant_slug(claimed.tenant_id) if isinstance(claimed, Claimed) else ""
+    except _DB_DOWN as exc:
+        _drop_connection()
+        log.warning("run %s: database unreachable at claim (%s); message back to the queue", run_id, exc)
+        time.sleep(CLAIM_RETRY_PAUSE)
+        raise Reject(f"database unreachable: {exc}", requeue=True) from None
+    if isinstance(claimed, Refused):
+        _refused(spec, run_id, claimed)
+    assert isinstance(claimed, Claimed)
+    with run_log_context(tenant=tenant, atom=spec.name, run_id=run_id, task_id=request.id):
+        return _execute(spec, claimed, tenant)
 
 
-def _execute(task: Task, spec: AtomSpec, run: AtomRun, tenant: str, task_id: str) -> str:
-    run_id = str(run.id)
+def _refused(spec: AtomSpec, run_id: str, refused: Refused) -> None:
+    if refused.reason is Refusal.CANCELLED:
+        log.info("run %s was cancelled before it started", run_id)
+        raise RunRevoked("cancelled before it started")
+    if refused.reason is Refusal.EXHAUSTED:
+        record_run_finished(spec.name, spec.queue, "failed", None)
+        raise AttemptsExhausted(f"run {run_id} has no attempt left")
+    # A duplicate or late message: the run is held, finished, or not due. Nothing to do.
+    log.info("message for run %s ignored: %s (%s)", run_id, refused.reason.value, refused.status)
+    record_message_ignored(spec.name, spec.queue, refused.reason.value)
+    raise Ignore()
+
+
+# -- run and record -------------------------------------------------------------------------------
+
+
+def _execute(spec: AtomSpec, claimed: Claimed, tenant: str) -> dict[str, str]:
+    execution = claimed.execution
     store = get_store()
-    artifacts = RunArtifacts(store, tenant, run_id)
-    cancel_event = threading.Event()
+    artifacts = RunArtifacts(store, tenant, execution.run_id, attempt=execution.attempt)
+    token = CancelToken()
     ctx = AtomContext(
-        run_id=run_id,
+        run_id=execution.run_id,
         tenant=tenant,
         atom=spec.name,
-        attempt=run.attempts,
+        attempt=execution.attempt,
         files=TenantFiles(store, tenant),
         artifacts=artifacts,
         logger=log,
-        progress_sink=lambda fraction, message: transitions.report_progress(run_id, task_id, fraction, message),
-        cancel_event=cancel_event,
+        progress_sink=lambda fraction, message: _quietly(transitions.report_progress, execution, fraction, message),
+        cancel_token=token,
         progress_interval=settings.ATOMFLEET_PROGRESS_INTERVAL,
     )
-    beat = Heartbeat(run_id, task_id, settings.ATOMFLEET_HEARTBEAT_SECONDS, cancel_event)
-    beat.start()
-    log.info("run started (attempt %d)", run.attempts)
+    log.info("run started (attempt %d of %d)", execution.attempt, claimed.max_attempts)
     started = time.monotonic()
+
+    def finished(outcome: str) -> None:
+        elapsed = time.monotonic() - started
+        record_run_finished(spec.name, spec.queue, outcome, elapsed)
+        log.info("run %s in %.2fs", outcome, elapsed)
+
     try:
-        result = spec.func(ctx, **run.args)
-        ctx.flush_progress()
+        with cancellable(token):
+            result = spec.func(ctx, **claimed.args)
     except RunCancelled:
-        _finish(run_id, task_id, RunStatus.CANCELLED, artifacts, "cancelled", "cancelled on request")
-        outcome = "cancelled"
+        _record(execution, spec, lambda: transitions.finish_cancelled(
+            execution.run_id, "cancelled on request", execution))
+        finished("cancelled")
+        raise RunRevoked("cancelled on request") from None
     except SoftTimeLimitExceeded:
-        message = f"soft time limit of {spec.soft_time_limit}s exceeded"
-        _finish(run_id, task_id, RunStatus.FAILED, artifacts, "time_limit", message)
-        outcome = "time_limit"
+        _record(execution, spec, lambda: transitions.fail(
+            execution, ErrorCode.TIME_LIMIT, f"soft time limit of {spec.soft_time_limit}s exceeded",
+            _refs(artifacts)))
+        finished("time_limit")
+        raise
     except Exception as exc:
-        retries = task.request.retries or 0
-        if spec.retry.is_transient(exc) and retries < spec.retry.max_retries:
-            countdown = spec.retry.delay(retries + 1)
-            transitions.mark_retrying(run_id, task_id, getattr(exc, "code", "transient_error"), str(exc))
-            log.warning("transient failure, retry %d/%d in %.1fs: %s", retries + 1, spec.retry.max_retries, countdown, exc)
-            record_run_finished(spec.name, spec.queue, "retrying", time.monotonic() - started)
-            beat.stop()
-            raise task.retry(exc=exc, countdown=countdown, max_retries=spec.retry.max_retries) from exc
-        code = exc.code if isinstance(exc, AtomError) else "atom_error"
+        message = f"{type(exc).__name__}: {exc}"
+        if spec.retry.is_transient(exc) and execution.attempt < claimed.max_attempts:
+            delay = spec.retry.delay(execution.attempt)
+            code = exc.code if isinstance(exc, AtomError) else ErrorCode.TRANSIENT_ERROR
+            _record(execution, spec, lambda: transitions.schedule_retry(execution, code, message, delay))
+            log.warning("transient failure, attempt %d of %d; next in %.1fs: %s",
+                        execution.attempt, claimed.max_attempts, delay, exc)
+            finished("retrying")
+            raise Retry(exc=exc, when=delay) from exc
         if spec.retry.is_transient(exc):
-            code = "retries_exhausted"
+            code = ErrorCode.RETRIES_EXHAUSTED
+        else:
+            code = exc.code if isinstance(exc, AtomError) else ErrorCode.ATOM_ERROR
         log.exception("run failed: %s", exc)
-        _finish(run_id, task_id, RunStatus.FAILED, artifacts, code, f"{type(exc).__name__}: {exc}")
-        outcome = "failed"
-    else:
-        _succeed(run_id, task_id, artifacts, result)
-        outcome = "succeeded"
-    finally:
-        beat.stop()
-    elapsed = time.monotonic() - started
-    record_run_finished(spec.name, spec.queue, outcome, elapsed)
-    log.info("run %s in %.2fs", outcome, elapsed)
-    return outcome
+        _record(execution, spec, lambda: transitions.fail(execution, code, message, _refs(artifacts)))
+        finished("failed")
+        raise  # a Celery FAILURE carrying the atom's own exception
+    _succeed(spec, execution, artifacts, result)
+    finished("succeeded")
+    return {"run_id": execution.run_id, "status": "succeeded"}
 
 
-def _finish(run_id: str, task_id: str, status: RunStatus, artifacts: RunArtifacts, code: str, message: str) -> None:
-    transitions.finish(
-        run_id,
-        task_id,
-        status,
-        error_code=code,
-        error_message=message[:4000],
-        artifacts=[a.as_dict() for a in artifacts.written],
-    )
+def encode_result(result: Any) -> bytes:
+    """The result as strict JSON; :class:`InvalidResult` names what is not JSON."""
+
+    def plain(value: Any) -> Any:
+        item = getattr(value, "item", None)  # numpy scalars
+        if callable(item) and getattr(value, "shape", None) == ():
+            return item()
+        tolist = getattr(value, "tolist", None)  # numpy arrays
+        if callable(tolist):
+            return tolist()
+        raise TypeError(f"a {type(value).__name__} is not JSON")
+
+    try:
+        payload = json.dumps(result, allow_nan=False, default=plain, separators=(",", ":"))
+    except ValueError:
+        raise InvalidResult("the result contains NaN or Infinity, which JSON cannot carry") from None
+    except (TypeError, RecursionError) as exc:
+        raise InvalidResult(f"the result is not JSON: {exc}") from None
+    if "\\u0000" in payload:
+        raise InvalidResult("the result contains a NUL character, which the database cannot store")
+    return payload.encode()
 
 
-def _succeed(run_id: str, task_id: str, artifacts: RunArtifacts, result: Any) -> None:
-    payload = json.dumps(result, default=str).encode()
-    inline: Any = json.loads(payload)
+def _succeed(spec: AtomSpec, execution: Execution, artifacts: RunArtifacts, result: Any) -> None:
+    def fail(code: ErrorCode, exc: Exception) -> None:
+        _record(execution, spec, lambda: transitions.fail(execution, code, str(exc), _refs(artifacts)))
+        record_run_finished(spec.name, spec.queue, "failed", None)
+
+    try:
+        payload = encode_result(result)
+    except InvalidResult as exc:
+        fail(ErrorCode.INVALID_RESULT, exc)
+        raise
+    inline: Any = None
     result_artifact = ""
-    if len(payload) > settings.ATOMFLEET_INLINE_RESULT_MAX_BYTES:
-        artifacts.put("result.json", payload, "application/json")
-        inline, result_artifact = None, "result.json"
-    transitions.finish(
-        run_id,
-        task_id,
-        RunStatus.SUCCEEDED,
-        result=inline,
-        result_artifact=result_artifact,
-        artifacts=[a.as_dict() for a in artifacts.written],
-        progress_message="done",
-    )
+    try:
+        if len(payload) > settings.ATOMFLEET_INLINE_RESULT_MAX_BYTES:
+            artifacts.put("result.json", payload, "application/json")
+            result_artifact = "result.json"
+        else:
+            inline = json.loads(payload)
+        _record(execution, spec, lambda: transitions.succeed(
+            execution, result=inline, result_artifact=result_artifact, artifacts=_refs(artifacts)))
+    except (StorageError, DataError) as exc:
+        _drop_connection()
+        failure = OutcomeNotRecorded(f"the result could not be stored: {type(exc).__name__}: {exc}")
+        fail(ErrorCode.RESULT_NOT_RECORDED, failure)
+        raise failure from exc
+
+
+def _refs(artifacts: RunArtifacts) -> list[dict[str, Any]]:
+    return [a.as_dict() for a in artifacts.written]
+
+
+def _record(execution: Execution, spec: AtomSpec, write: Callable[[], bool]) -> None:
+    """Apply an outcome write, riding out short database outages.
+
+    Beyond the patience (half the fencing window) the worker's main process would kill this
+    process anyway; the reconciler then decides from the row, as for any lost execution.
+    """
+    patience = max(1.0, Deadlines.from_settings().fence_after / 2)
+    deadline = time.monotonic() + patience
+    pause = 0.2
+    while True:
+        try:
+            recorded = write()
+            break
+        except _DB_DOWN as exc:
+            _drop_connection()
+            if time.monotonic() + pause > deadline:
+                raise OutcomeNotRecorded(f"database unreachable for {patience:g}s: {exc}") from exc
+            log.warning("database unreachable while recording the outcome; retrying: %s", exc)
+            time.sleep(pause)
+            pause = min(2.0, pause * 2)
+    if not recorded:
+        record_superseded(spec.name, spec.queue)
+        raise Superseded(f"run {execution.run_id} attempt {execution.attempt} was superseded")
+
+
+def _quietly(write: Callable[..., None], *args: Any) -> None:
+    """Progress is best effort: a failed write must not fail the run."""
+    try:
+        write(*args)
+    except _DB_DOWN as exc:
+        _drop_connection()
+        log.warning("progress not recorded: %s", exc)
+
+
+def _drop_connection() -> None:
+    with contextlib.suppress(Exception):  # closing a broken connection may raise; it is gone anyway
+        connection.close()

@@ -7,20 +7,12 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from atomfleet_orchestrator.runs.lifecycle import TERMINAL, WAITING, RunStatus
 from atomfleet_orchestrator.tenancy.models import Tenant
 
+__all__ = ["AtomRun", "RunStatus", "new_task_id"]
 
-class RunStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    RETRYING = "retrying"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-TERMINAL_STATUSES = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
-WAITING_STATUSES = (RunStatus.QUEUED, RunStatus.RETRYING)
+_WAITING = sorted(s.value for s in WAITING)  # plain strings: migrations import no app code
 
 
 def new_task_id() -> str:
@@ -37,7 +29,10 @@ class AtomRun(models.Model):
     # NULL, not "", means "no key": the partial unique constraint below ignores NULLs.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
 
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    # Written only through runs.transitions (one guarded UPDATE per lifecycle transition).
+    status = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in RunStatus], default=RunStatus.QUEUED.value
+    )
     progress = models.FloatField(default=0.0)
     progress_message = models.CharField(max_length=500, blank=True, default="")
     result = models.JSONField(null=True, blank=True)
@@ -46,14 +41,25 @@ class AtomRun(models.Model):
     artifacts = models.JSONField(default=list, blank=True)
     error_code = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
+    # Executions started (claims). The claim increments it, and every write an execution makes
+    # names its attempt: an execution that was superseded can no longer change the run.
     attempts = models.PositiveIntegerField(default=0)
+    # The atom's attempt budget when the run was accepted (1 + retries), kept with the run so
+    # redeliveries, re-dispatches and rolling deploys cannot reset it.
+    max_attempts = models.PositiveIntegerField(default=1)
+    # When a retrying run is due (database clock); the outbox publishes it then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
-    # The message id the run is waiting for; a new dispatch (re-dispatch after worker loss)
-    # changes it, and messages carrying an old id are dropped.
+    # One Celery task id for the whole run: retries and re-dispatches publish it again.
     celery_task_id = models.CharField(max_length=64, default=new_task_id)
+    # Last publish (database clock); NULL while the run waits in the outbox.
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # Publishes since the run last started; capped by ATOMFLEET_MAX_REDISPATCHES.
+    dispatch_count = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # The execution holding the run: ``<worker hostname>:<pool process pid>``.
     worker = models.CharField(max_length=200, blank=True, default="")
+    # Refreshed by the executing worker's main process (database clock).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -71,9 +77,16 @@ class AtomRun(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "-created_at"], name="run_tenant_created"),
-            # The outbox dispatcher and the reconciler scan by status.
-            models.Index(fields=["status", "dispatched_at"], name="run_status_dispatched"),
-            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+            # Beat's rounds read only active runs: partial indexes stay small as history grows.
+            models.Index(
+                fields=["created_at"], name="run_outbox",
+                condition=Q(status__in=_WAITING, dispatched_at__isnull=True),
+            ),
+            models.Index(
+                fields=["dispatched_at"], name="run_dispatched",
+                condition=Q(status__in=_WAITING, dispatched_at__isnull=False),
+            ),
+            models.Index(fields=["heartbeat_at"], name="run_running", condition=Q(status="running")),
         ]
 
     def __str__(self) -> str:
@@ -81,4 +94,4 @@ class AtomRun(models.Model):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL

@@ -1,8 +1,10 @@
 """Worker-side request hooks that run in the worker's main process.
 
-When a pool child is killed (hard time limit, OOM, SIGKILL) the task's own code never gets to
-record the outcome; Celery tells the main process, and these hooks record it at once instead of
-leaving the run ``running`` until the reconciler notices.
+When a pool process dies (hard time limit, OOM, SIGKILL, fenced) the task's own code never gets to
+record the outcome; Celery tells the main process, and these hooks record it at once, through the
+same lifecycle decision the reconciler would take later. A cancelled run, which its execution ends
+with :class:`RunRevoked`, is announced here as a revoked Celery task (event, signal, result state),
+so Flower and the task counters see a cancellation, not a success.
 """
 
 from __future__ import annotations
@@ -15,33 +17,59 @@ from billiard.exceptions import WorkerLostError
 from celery.worker.request import Request
 from django.db import DatabaseError
 
+from atomfleet.catalog import CATALOG
 from atomfleet_orchestrator.runs import transitions
-from atomfleet_orchestrator.runs.models import RunStatus
+from atomfleet_orchestrator.runs.execution import RunRevoked
+from atomfleet_orchestrator.runs.leases import identity
+from atomfleet_orchestrator.runs.lifecycle import ErrorCode
 
 log = logging.getLogger(__name__)
 
 
 class AtomRequest(Request):
-    def _record_failure(self, code: str, message: str) -> None:
-        run_id = self.args[0] if self.args else None
-        if run_id is None:
-            return
-        try:
-            transitions.finish(str(run_id), self.id, RunStatus.FAILED, error_code=code, error_message=message)
-        except DatabaseError as exc:  # the reconciler will get it
-            log.warning("could not record %s for run %s: %s", code, run_id, exc)
+    def _run_id(self) -> str | None:
+        return str(self.args[0]) if self.args else None
+
+    def _holder(self) -> str | None:
+        pid = self.worker_pid
+        return identity(self.hostname, pid) if pid else None
 
     def on_timeout(self, soft: bool, timeout: float) -> None:
         super().on_timeout(soft, timeout)
-        if not soft:
-            self._record_failure("time_limit", f"hard time limit of {timeout}s exceeded; the process was killed")
+        run_id, holder = self._run_id(), self._holder()
+        if soft or run_id is None or holder is None:
+            return
+        try:
+            transitions.fail_holder(
+                run_id, holder, ErrorCode.TIME_LIMIT,
+                f"hard time limit of {timeout:g}s exceeded; the process was killed",
+            )
+        except DatabaseError as exc:  # the reconciler will get it
+            log.warning("could not record the hard time limit of run %s: %s", run_id, exc)
 
     def on_failure(self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False) -> Any:
-        result = super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
-        # Idempotent atoms are requeued by Celery (reject_on_worker_lost); the others must not rerun.
         exc = exc_info.exception
-        if isinstance(exc, ExceptionWithTraceback):  # how billiard ships a child's exception
+        if isinstance(exc, ExceptionWithTraceback):  # how billiard ships a pool process's exception
             exc = exc.exc
-        if isinstance(exc, WorkerLostError) and not self.task.reject_on_worker_lost:
-            self._record_failure("worker_lost", f"the worker process died: {exc}")
-        return result
+        if isinstance(exc, RunRevoked):
+            self._announce_revoked("cancelled", False, None, False)
+            return None
+        if isinstance(exc, WorkerLostError):
+            self._lost(str(exc))
+        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+    def _lost(self, why: str) -> None:
+        run_id, holder = self._run_id(), self._holder()
+        if run_id is None or holder is None:
+            return
+        spec = CATALOG.get(self.name.removeprefix("atomfleet.atom."))
+        try:
+            transitions.lose(
+                run_id,
+                idempotent=spec is not None and spec.idempotent,
+                retry_delay=spec.retry.delay(1) if spec is not None else 0.0,
+                identity=holder,
+                reason=f"its pool process died ({why})",
+            )
+        except DatabaseError as exc:  # the reconciler will get it once the heartbeat is stale
+            log.warning("could not record the loss of run %s: %s", run_id, exc)

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from django.db.models import Count, DurationField, ExpressionWrapper, Min, Q
 from django.db.models.functions import Now
 
-from atomfleet_orchestrator.runs.models import WAITING_STATUSES, AtomRun, RunStatus
+from atomfleet_orchestrator.runs.lifecycle import WAITING, RunStatus
+from atomfleet_orchestrator.runs.models import AtomRun
+
+_WAITING_STATUSES = sorted(s.value for s in WAITING)
 
 __all__ = ["QueueCounts", "queue_counts"]
 
@@ -30,7 +33,7 @@ class QueueCounts:
         return self.waiting + self.running
 
 
-_WAITING = Q(status__in=WAITING_STATUSES)
+_WAITING = Q(status__in=_WAITING_STATUSES)
 
 
 def queue_counts() -> dict[str, QueueCounts]:
@@ -40,12 +43,12 @@ def queue_counts() -> dict[str, QueueCounts]:
     pod) does not matter.
     """
     rows = (
-        AtomRun.objects.filter(Q(status__in=WAITING_STATUSES) | Q(status=RunStatus.RUNNING))
+        AtomRun.objects.filter(_WAITING | Q(status=RunStatus.RUNNING.value))
         .order_by()
         .values("queue")
         .annotate(
             waiting=Count("id", filter=_WAITING),
-            running=Count("id", filter=Q(status=RunStatus.RUNNING)),
+            running=Count("id", filter=Q(status=RunStatus.RUNNING.value)),
             oldest_age=ExpressionWrapper(
                 Now() - Min("created_at", filter=_WAITING), output_field=DurationField()
             ),

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from atomfleet.catalog import CATALOG
 from atomfleet.storage import TenantFiles
 from atomfleet_orchestrator.observability import record_run_submitted
-from atomfleet_orchestrator.runs.dispatch import dispatch_after_commit
+from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.storage import get_store
@@ -58,9 +58,10 @@ def submit_run(
                 queue=spec.queue,
                 args=args,
                 idempotency_key=idempotency_key,
+                max_attempts=spec.max_attempts,
             )
-            dispatch_after_commit(str(run.id))
             transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
+            dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
     except IntegrityError:
         # Lost a race with a concurrent request carrying the same key.
         existing = AtomRun.objects.get(tenant=tenant, idempotency_key=idempotency_key)

@@ -3,9 +3,10 @@
 Beat runs the maintenance tasks in its own process (``atomfleet_orchestrator.beat``); they stay
 registered so an operator can also send one by hand (``celery -A atomfleet_orchestrator call``).
 
-Task names come from the catalog (``atomfleet.atom.<atom>``), never from a request. Idempotent
-atoms are acknowledged late and requeued if their worker process dies; the others are acked on
-receipt and, if their worker dies, reconciled to ``failed``/``worker_lost``.
+Task names come from the catalog (``atomfleet.atom.<atom>``), never from a request. Every atom
+task is acknowledged late, so a message whose claim could not reach the database goes back to the
+queue; what happens after a pool process dies is decided from the run's row (``lifecycle``), not by
+requeueing the message. Results live in the database: Celery stores none.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ __all__ = ["register_tasks"]
 
 
 def _register_atom_task(app: Celery, spec: AtomSpec) -> None:
-    def run_atom(self: Task, run_id: str) -> str:
+    def run_atom(self: Task, run_id: str) -> dict[str, str]:
         from atomfleet_orchestrator.runs.execution import execute_run
 
         return execute_run(self, spec, run_id)
@@ -26,27 +27,26 @@ def _register_atom_task(app: Celery, spec: AtomSpec) -> None:
     app.task(
         bind=True,
         name=spec.task_name,
-        acks_late=spec.idempotent,
-        reject_on_worker_lost=spec.idempotent,
+        acks_late=True,
+        reject_on_worker_lost=False,
+        ignore_result=True,
         soft_time_limit=spec.soft_time_limit,
         time_limit=spec.time_limit,
-        max_retries=spec.retry.max_retries,
         Request="atomfleet_orchestrator.runs.requests:AtomRequest",
         typing=False,
     )(run_atom)
 
 
-def _dispatch_outbox() -> int:
+def _dispatch_outbox() -> dict[str, object]:
     from atomfleet_orchestrator.runs.dispatch import dispatch_outbox
 
-    return dispatch_outbox()
+    return vars(dispatch_outbox())
 
 
-def _reconcile() -> dict[str, int]:
+def _reconcile() -> dict[str, object]:
     from atomfleet_orchestrator.runs.reconcile import reconcile
 
-    report = reconcile()
-    return {"requeued": report.requeued, "failed": report.failed}
+    return vars(reconcile())
 
 
 def register_tasks(app: Celery, catalog: Catalog) -> None:

@@ -1,98 +1,337 @@
-"""Guarded state transitions: each is one conditional UPDATE, safe to repeat or race.
+"""The guarded writes of the run lifecycle: each moves a run along one ``lifecycle.Transition``.
 
-A transition names the Celery task id it acts for; a message that is not the one the run waits
-for (a duplicate, or one superseded by a re-dispatch) changes nothing.
+Every write is one conditional UPDATE that names the state it expects, so it is safe to repeat and
+to race: the loser changes nothing and learns it from the row count. An execution's writes name
+its attempt (``Execution``): once the run was handed to another attempt, or ended, a late write of
+a superseded execution is discarded. Timestamps come from the database clock (``Now()``).
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import F
-from django.utils import timezone
+from django.db import connection
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Now
 
-from atomfleet_orchestrator.runs.models import WAITING_STATUSES, AtomRun, RunStatus
+from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
+from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["Claim", "claim", "heartbeat", "report_progress", "finish", "mark_retrying"]
+__all__ = [
+    "Claimed",
+    "Execution",
+    "Refusal",
+    "Refused",
+    "abandon",
+    "ago",
+    "cancel",
+    "claim",
+    "expire_dispatch",
+    "fail",
+    "fail_holder",
+    "finish_cancelled",
+    "from_now",
+    "heartbeat",
+    "lose",
+    "mark_published",
+    "report_progress",
+    "schedule_retry",
+    "succeed",
+]
+
+log = logging.getLogger(__name__)
+_WAITING = sorted(WAITING)
 
 
-class Claim(enum.Enum):
-    RUN = "run"  # this message now owns the run: execute it
-    DROP = "drop"  # nothing to do (finished, cancelled, superseded, or not re-runnable)
-    DEFER = "defer"  # another execution may still be alive: look again once it would be stale
+def ago(seconds: float) -> ExpressionWrapper[Any]:
+    """``now() - seconds`` on the database clock."""
+    return ExpressionWrapper(Now() - Value(timedelta(seconds=seconds)), output_field=DateTimeField())
 
 
-def claim(run_id: str, task_id: str, hostname: str, *, idempotent: bool, stale_after: float) -> Claim:
-    """``hostname`` names the executing process (``<queue>@<host>:<pid>``) for operators."""
-    now = timezone.now()
-    owned = AtomRun.objects.filter(id=run_id, celery_task_id=task_id)
-    taken = owned.filter(status__in=WAITING_STATUSES, cancel_requested=False).update(
-        status=RunStatus.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        attempts=F("attempts") + 1,
-        worker=hostname,
-        error_code="",
-        error_message="",
-    )
-    if taken:
-        return Claim.RUN
-    run = AtomRun.objects.filter(id=run_id).only("status", "celery_task_id", "cancel_requested").first()
-    if run is None or run.celery_task_id != task_id or run.is_terminal:
-        return Claim.DROP
-    if run.status in WAITING_STATUSES and run.cancel_requested:
-        finish(run_id, task_id, RunStatus.CANCELLED, from_statuses=WAITING_STATUSES, error_code="cancelled",
-               error_message="cancelled before it started")
-        return Claim.DROP
-    if run.status == RunStatus.RUNNING and idempotent:
-        # Redelivered after its worker died (late ack): take over once the heartbeat is stale;
-        # until then the first execution may still be alive.
-        stale = now - timedelta(seconds=stale_after)
-        took_over = owned.filter(status=RunStatus.RUNNING, heartbeat_at__lt=stale).update(
-            heartbeat_at=now, attempts=F("attempts") + 1, worker=hostname
+def from_now(seconds: float) -> ExpressionWrapper[Any]:
+    """``now() + seconds`` on the database clock."""
+    return ExpressionWrapper(Now() + Value(timedelta(seconds=seconds)), output_field=DateTimeField())
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One attempt of one run, held by one pool process (``identity`` = ``<worker>:<pid>``)."""
+
+    run_id: str
+    attempt: int
+    identity: str
+
+    def rows(self) -> Any:
+        return AtomRun.objects.filter(
+            id=self.run_id, status=RunStatus.RUNNING, attempts=self.attempt, worker=self.identity
         )
-        return Claim.RUN if took_over else Claim.DEFER
-    # A non-idempotent run that is (or was) running is never executed a second time.
-    return Claim.DROP
 
 
-def heartbeat(run_id: str, task_id: str) -> bool:
-    """Refresh the heartbeat; returns whether a cancellation was requested."""
-    AtomRun.objects.filter(id=run_id, celery_task_id=task_id, status=RunStatus.RUNNING).update(
-        heartbeat_at=timezone.now()
+# -- claim ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    execution: Execution
+    max_attempts: int
+    args: dict[str, Any]
+    tenant_id: int
+
+
+class Refusal(enum.Enum):
+    GONE = "gone"  # no such run, or the message belongs to another run's id
+    FINISHED = "finished"  # already terminal: a duplicate or late message
+    NOT_DUE = "not_due"  # retrying and not due yet: a stale message (the outbox publishes it)
+    HELD = "held"  # another execution holds it (a duplicate message)
+    CANCELLED = "cancelled"  # cancelled before this message could start it
+    EXHAUSTED = "exhausted"  # no attempt left: ended failed/attempts_exhausted
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: Refusal
+    status: str = ""
+
+
+def _now_sql() -> tuple[str, list[Any]]:
+    if connection.vendor == "postgresql":
+        return "statement_timestamp()", []
+    # SQLite (the local fleet) shares the host clock: Django's own encoding of "now".
+    from django.utils import timezone
+
+    return "%s", [connection.ops.adapt_datetimefield_value(timezone.now())]
+
+
+def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
+    """Take a waiting, due run for one execution: one statement that also returns what it needs."""
+    now, now_params = _now_sql()
+    table = AtomRun._meta.db_table
+    pk = AtomRun._meta.pk.get_db_prep_value(run_id, connection)
+    sql = (
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = {now}, "
+        f"heartbeat_at = {now}, worker = %s, dispatch_count = 0, next_attempt_at = NULL, "
+        "error_code = '', error_message = '' "
+        f"WHERE id = %s AND celery_task_id = %s AND status IN (%s, %s) AND NOT cancel_requested "
+        f"AND (next_attempt_at IS NULL OR next_attempt_at <= {now}) AND attempts < max_attempts "
+        "RETURNING attempts, max_attempts, args, tenant_id"
     )
-    return AtomRun.objects.filter(id=run_id, cancel_requested=True).exists()
+    params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
+              *_WAITING, *now_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is not None:
+        attempt, max_attempts, args, tenant_id = row
+        if isinstance(args, str | bytes):
+            args = json.loads(args)
+        return Claimed(Execution(str(run_id), int(attempt), identity), int(max_attempts), args, int(tenant_id))
+    return _refusal(run_id, task_id)
 
 
-def report_progress(run_id: str, task_id: str, fraction: float, message: str) -> None:
-    AtomRun.objects.filter(id=run_id, celery_task_id=task_id, status=RunStatus.RUNNING).update(
-        progress=fraction, progress_message=message, heartbeat_at=timezone.now()
+def _refusal(run_id: str, task_id: str) -> Refused:
+    run = (
+        AtomRun.objects.filter(id=run_id)
+        .only("status", "celery_task_id", "cancel_requested", "attempts", "max_attempts", "worker")
+        .first()
     )
+    if run is None or run.celery_task_id != task_id:
+        return Refused(Refusal.GONE)
+    if run.status == RunStatus.CANCELLED and not run.worker:
+        # Cancelled while it waited: this message is the task the cancellation revoked.
+        return Refused(Refusal.CANCELLED, run.status)
+    if run.is_terminal:
+        return Refused(Refusal.FINISHED, run.status)
+    if run.status == RunStatus.RUNNING:
+        return Refused(Refusal.HELD, run.status)
+    if run.cancel_requested:
+        finish_cancelled(run_id, "cancelled before it started")
+        return Refused(Refusal.CANCELLED, RunStatus.CANCELLED)
+    if run.attempts >= run.max_attempts:
+        abandon(run_id, ErrorCode.ATTEMPTS_EXHAUSTED, f"all {run.max_attempts} attempt(s) used")
+        return Refused(Refusal.EXHAUSTED, RunStatus.FAILED)
+    return Refused(Refusal.NOT_DUE, run.status)
 
 
-def finish(
-    run_id: str,
-    task_id: str,
-    status: RunStatus,
-    *,
-    from_statuses: tuple[str, ...] = (RunStatus.RUNNING,),
-    **fields: Any,
-) -> bool:
-    """Move a run to a terminal status (only from ``from_statuses``, only for ``task_id``)."""
-    values: dict[str, Any] = {"status": status, "finished_at": timezone.now(), **fields}
-    if status == RunStatus.SUCCEEDED:
-        values.setdefault("progress", 1.0)
-    updated = AtomRun.objects.filter(
-        id=run_id, celery_task_id=task_id, status__in=from_statuses
-    ).update(**values)
+# -- while running -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What one heartbeat learned about one execution."""
+
+    held: bool  # the run is still running under this execution
+    cancel_requested: bool
+
+
+def heartbeat(executions: Iterable[tuple[str, str]]) -> dict[str, Lease]:
+    """Refresh the heartbeat of every ``(run id, identity)`` still running under that identity.
+
+    Called by a worker's main process for its live pool processes: two statements per round,
+    whatever the number of runs.
+    """
+    pairs = list(executions)
+    if not pairs:
+        return {}
+    held = Q()
+    for run_id, identity in pairs:
+        held |= Q(id=run_id, worker=identity)
+    AtomRun.objects.filter(held, status=RunStatus.RUNNING).update(heartbeat_at=Now())
+    rows = AtomRun.objects.filter(id__in=[r for r, _ in pairs]).values_list(
+        "id", "status", "worker", "cancel_requested"
+    )
+    found = {str(i): (s, w, c) for i, s, w, c in rows}
+    leases = {}
+    for run_id, identity in pairs:
+        status, worker, cancel = found.get(run_id, ("", "", False))
+        leases[run_id] = Lease(held=status == RunStatus.RUNNING and worker == identity, cancel_requested=cancel)
+    return leases
+
+
+def report_progress(execution: Execution, fraction: float, message: str) -> None:
+    execution.rows().update(progress=fraction, progress_message=message[:500])
+
+
+# -- outcomes of an execution --------------------------------------------------------------------
+
+
+def _end(execution: Execution, transition: Transition, guard: Q | None = None, **fields: Any) -> bool:
+    """One terminal (or retry) write of an execution; False when it was superseded."""
+    assert transition.target is not None
+    rows = execution.rows() if guard is None else execution.rows().filter(guard)
+    updated = rows.update(status=transition.target, **fields)
+    if not updated:
+        log.warning(
+            "run %s attempt %d: %s discarded, the execution was superseded",
+            execution.run_id, execution.attempt, transition.name.lower(),
+        )
     return bool(updated)
 
 
-def mark_retrying(run_id: str, task_id: str, error_code: str, error_message: str) -> bool:
+def succeed(execution: Execution, *, result: Any, result_artifact: str, artifacts: list[dict[str, Any]]) -> bool:
+    return _end(
+        execution, Transition.SUCCEED, finished_at=Now(), result=result, result_artifact=result_artifact,
+        artifacts=artifacts, progress=1.0, progress_message="done",
+    )
+
+
+def fail(
+    execution: Execution,
+    code: str,
+    message: str,
+    artifacts: list[dict[str, Any]] | None = None,
+    guard: Q | None = None,
+) -> bool:
+    fields: dict[str, Any] = {"finished_at": Now(), "error_code": code, "error_message": message[:4000]}
+    if artifacts is not None:
+        fields["artifacts"] = artifacts
+    return _end(execution, Transition.FAIL, guard, **fields)
+
+
+def fail_holder(run_id: str, holder: str, code: str, message: str) -> bool:
+    """Fail the run its pool process ``holder`` was executing (the worker's main process, which
+    does not know the attempt number, names the execution by its holder)."""
+    run = AtomRun.objects.filter(id=run_id, status=RunStatus.RUNNING, worker=holder).only("attempts").first()
+    return run is not None and fail(Execution(run_id, run.attempts, holder), code, message)
+
+
+def finish_cancelled(
+    run_id: str, message: str, execution: Execution | None = None, guard: Q | None = None
+) -> bool:
+    """End a cancelled run: a waiting one at once, a running one by its own execution."""
+    fields = {"finished_at": Now(), "error_code": ErrorCode.CANCELLED, "error_message": message}
+    if execution is not None:
+        return _end(execution, Transition.CANCEL_RUNNING, guard, **fields)
+    # ``worker`` cleared: no execution holds it, so the message that arrives is announced revoked.
     return bool(
-        AtomRun.objects.filter(id=run_id, celery_task_id=task_id, status=RunStatus.RUNNING).update(
-            status=RunStatus.RETRYING, error_code=error_code, error_message=error_message[:2000]
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
+            status=RunStatus.CANCELLED, cancel_requested=True, worker="", **fields
         )
     )
+
+
+def schedule_retry(
+    execution: Execution, code: str, message: str, delay: float, guard: Q | None = None
+) -> bool:
+    """running → retrying; the outbox publishes the next attempt once ``delay`` has passed."""
+    return _end(
+        execution, Transition.SCHEDULE_RETRY, guard, error_code=code, error_message=message[:4000],
+        next_attempt_at=from_now(delay), dispatched_at=None, heartbeat_at=None,
+    )
+
+
+def lose(
+    run_id: str,
+    *,
+    idempotent: bool,
+    retry_delay: float,
+    identity: str | None = None,
+    stale_after: float | None = None,
+    reason: str,
+) -> str | None:
+    """An execution is gone (pool process died, or no heartbeat for ``stale_after``).
+
+    Named by its ``identity`` (the worker's main process saw it die) or found stale by the
+    reconciler. Decides from the row: cancelled if a cancellation was requested, retried if the
+    atom is idempotent and attempts are left, else failed. Returns the new status, or None when
+    the run had already moved on.
+    """
+    # The write repeats the condition: a heartbeat landing after the read keeps the run alive.
+    guard = Q(heartbeat_at__lt=ago(stale_after)) if stale_after is not None else Q()
+    held = AtomRun.objects.filter(guard, id=run_id, status=RunStatus.RUNNING)
+    if identity is not None:
+        held = held.filter(worker=identity)
+    run = held.only("attempts", "max_attempts", "cancel_requested", "worker").first()
+    if run is None:
+        return None
+    execution = Execution(run_id, run.attempts, run.worker)
+    if run.cancel_requested:
+        done = finish_cancelled(run_id, f"cancelled; its execution was lost ({reason})", execution, guard)
+        return RunStatus.CANCELLED if done else None
+    if idempotent and run.attempts < run.max_attempts:
+        done = schedule_retry(execution, ErrorCode.WORKER_LOST, reason, retry_delay, guard)
+        return RunStatus.RETRYING if done else None
+    if idempotent:
+        code, message = ErrorCode.ATTEMPTS_EXHAUSTED, f"{reason}; all {run.max_attempts} attempt(s) used"
+    else:
+        code, message = ErrorCode.WORKER_LOST, f"{reason}; the atom is not idempotent, so it is not run again"
+    return RunStatus.FAILED if fail(execution, code, message, guard=guard) else None
+
+
+# -- waiting runs ----------------------------------------------------------------------------------
+
+
+def mark_published(run_ids: Iterable[str]) -> int:
+    """The outbox published these runs: stamp the publish (one statement for the batch)."""
+    return AtomRun.objects.filter(id__in=list(run_ids), status__in=_WAITING, dispatched_at__isnull=True).update(
+        dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1
+    )
+
+
+def expire_dispatch(run_id: str, timeout: float) -> bool:
+    """A published run not claimed within ``timeout``: back to the outbox (same task id)."""
+    return bool(
+        AtomRun.objects.filter(
+            id=run_id, status__in=_WAITING, dispatched_at__lt=ago(timeout)
+        ).update(dispatched_at=None)
+    )
+
+
+def abandon(run_id: str, code: ErrorCode, message: str) -> bool:
+    """A waiting run nothing can ever execute ends failed (unknown atom or queue, caps)."""
+    return bool(
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
+            status=Transition.ABANDON.target, finished_at=Now(), error_code=code, error_message=message[:4000]
+        )
+    )
+
+
+def cancel(run_id: str) -> None:
+    """API cancellation: a waiting run ends at once; a running one is flagged for its execution."""
+    finish_cancelled(run_id, "cancelled before it started")
+    AtomRun.objects.filter(id=run_id, status=RunStatus.RUNNING).update(cancel_requested=True)

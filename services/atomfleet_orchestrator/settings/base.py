@@ -26,6 +26,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "atomfleet_orchestrator.observability.middleware.RequestMetricsMiddleware",
     "atomfleet_orchestrator.http.middleware.BodySizeLimitMiddleware",
+    "atomfleet_orchestrator.http.errors.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]

@@ -1,14 +1,15 @@
 """Celery settings (read by the app through the CELERY_ namespace).
 
-Choices follow docs/architecture.md and the delivery facts in
-shared/reference/celery-on-kubernetes.md: JSON only, explicit queues, prefetch 1, visibility
-timeout above every hard limit (checked at start-up), bounded publish retries.
+Choices follow docs/architecture.md, docs/lifecycle.md and the delivery facts in
+shared/reference/celery-on-kubernetes.md: JSON only, explicit queues, one message per free slot,
+visibility timeout above every hard limit (checked at start-up), bounded publish retries, and no
+result backend — the run's row is the record of its outcome.
 """
 
 from __future__ import annotations
 
 from atomfleet.queues import celery_queues
-from atomfleet_orchestrator.envconfig import env_int, env_str
+from atomfleet_orchestrator.envconfig import env_bool, env_int, env_str
 from atomfleet_orchestrator.settings.fleet import (
     ATOMFLEET_DISPATCH_INTERVAL,
     ATOMFLEET_QUEUES,
@@ -17,7 +18,6 @@ from atomfleet_orchestrator.settings.fleet import (
 
 _redis = env_str("REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 CELERY_BROKER_URL = env_str("ATOMFLEET_BROKER_URL", "") or f"{_redis}/0"
-CELERY_RESULT_BACKEND = env_str("ATOMFLEET_RESULT_BACKEND_URL", "") or f"{_redis}/1"
 ATOMFLEET_VISIBILITY_TIMEOUT = env_int("ATOMFLEET_VISIBILITY_TIMEOUT", 43200, minimum=60)
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -27,17 +27,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 5,
     "health_check_interval": 25,
 }
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_timeout": 30, "socket_connect_timeout": 5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# Publishing from an API request must fail fast when Redis does not answer (the outbox retries).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 
 CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_RESULT_ACCEPT_CONTENT = ["json"]
-CELERY_RESULT_EXPIRES = 86400
-CELERY_RESULT_EXTENDED = False
 CELERY_TIMEZONE = "UTC"
+# No result backend: outcomes, progress and start times are in the run's row.
+CELERY_TASK_IGNORE_RESULT = True
 
 CELERY_TASK_QUEUES = celery_queues(ATOMFLEET_QUEUES)
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -51,15 +49,19 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_TASK_TRACK_STARTED = True
 
-# Long tasks: one message per free slot, late acks decided per atom (idempotent ones only).
+# Long tasks: a worker fetches a message only for a free pool slot (Redis, Celery >= 5.6), so no
+# message waits in a worker where a crash would strand it until the visibility timeout.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Set false (with --prefetch-multiplier above 1) only for floods of tiny runs; messages a lost
+# worker had prefetched are then recovered by the dispatch deadline (docs/lifecycle.md).
+CELERY_WORKER_DISABLE_PREFETCH = env_bool("ATOMFLEET_WORKER_DISABLE_PREFETCH", True)
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_REDIRECT_STDOUTS = False
-# acks_late tasks are redelivered anyway when the connection drops: do not run them twice.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A broker blip must not kill running work: the claim already guarantees one execution per
+# attempt, so the copy Redis may redeliver later is ignored.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT", 0, minimum=0))
 CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT > 0
 

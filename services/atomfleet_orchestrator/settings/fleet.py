@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from atomfleet.queues import declared_queues
-from atomfleet_orchestrator.envconfig import env_int, env_str
+from atomfleet_orchestrator.envconfig import env_float, env_int, env_str, require_below
 
 ATOMFLEET_QUEUES = declared_queues()
 ATOMFLEET_STORAGE = {
@@ -17,10 +17,37 @@ ATOMFLEET_PRESIGNED_URL_SECONDS = env_int("ATOMFLEET_PRESIGNED_URL_SECONDS", 900
 ATOMFLEET_INLINE_RESULT_MAX_BYTES = env_int("ATOMFLEET_INLINE_RESULT_MAX_BYTES", 65536, minimum=0)
 ATOMFLEET_MAX_REQUEST_BYTES = env_int("ATOMFLEET_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 ATOMFLEET_MAX_UPLOAD_BYTES = env_int("ATOMFLEET_MAX_UPLOAD_BYTES", 104_857_600, minimum=1024)
-ATOMFLEET_HEARTBEAT_SECONDS = env_int("ATOMFLEET_HEARTBEAT_SECONDS", 10, minimum=1)
-ATOMFLEET_STALE_AFTER_SECONDS = env_int("ATOMFLEET_STALE_AFTER_SECONDS", 90, minimum=2)
-ATOMFLEET_DISPATCH_INTERVAL = env_int("ATOMFLEET_DISPATCH_INTERVAL", 15, minimum=1)
-ATOMFLEET_RECONCILE_INTERVAL = env_int("ATOMFLEET_RECONCILE_INTERVAL", 30, minimum=1)
-# Runs created this recently are left to their on-commit dispatch before the outbox takes them.
-ATOMFLEET_OUTBOX_GRACE_SECONDS = env_int("ATOMFLEET_OUTBOX_GRACE_SECONDS", 5, minimum=0)
-ATOMFLEET_PROGRESS_INTERVAL = float(env_str("ATOMFLEET_PROGRESS_INTERVAL", "1.0"))
+ATOMFLEET_PROGRESS_INTERVAL = env_float("ATOMFLEET_PROGRESS_INTERVAL", 1.0, minimum=0)
+
+# Run lifecycle deadlines (docs/lifecycle.md). Every one is enforced by beat from the database's
+# view and clock; contradictory values refuse to start, naming both.
+ATOMFLEET_HEARTBEAT_SECONDS = env_float("ATOMFLEET_HEARTBEAT_SECONDS", 10, minimum=0.1)
+ATOMFLEET_STALE_AFTER_SECONDS = env_float("ATOMFLEET_STALE_AFTER_SECONDS", 90, minimum=1)
+ATOMFLEET_DISPATCH_INTERVAL = env_float("ATOMFLEET_DISPATCH_INTERVAL", 5, minimum=0.1)
+ATOMFLEET_RECONCILE_INTERVAL = env_float("ATOMFLEET_RECONCILE_INTERVAL", 15, minimum=0.1)
+# Runs created this recently are left to their on-commit publish before the outbox takes them.
+ATOMFLEET_OUTBOX_GRACE_SECONDS = env_float("ATOMFLEET_OUTBOX_GRACE_SECONDS", 5, minimum=0)
+ATOMFLEET_DISPATCH_TIMEOUT_SECONDS = env_float("ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", 120, minimum=1)
+ATOMFLEET_MAX_REDISPATCHES = env_int("ATOMFLEET_MAX_REDISPATCHES", 5, minimum=0)
+
+require_below(
+    "3 x ATOMFLEET_HEARTBEAT_SECONDS", 3 * ATOMFLEET_HEARTBEAT_SECONDS,
+    "ATOMFLEET_STALE_AFTER_SECONDS", ATOMFLEET_STALE_AFTER_SECONDS,
+    "a worker kills an execution it could not renew for stale-after minus two heartbeats, "
+    "which must leave at least one heartbeat",
+)
+require_below(
+    "ATOMFLEET_RECONCILE_INTERVAL", ATOMFLEET_RECONCILE_INTERVAL,
+    "ATOMFLEET_STALE_AFTER_SECONDS", ATOMFLEET_STALE_AFTER_SECONDS,
+    "the reconciler enforces the heartbeat deadline and must look more often than it",
+)
+require_below(
+    "ATOMFLEET_RECONCILE_INTERVAL", ATOMFLEET_RECONCILE_INTERVAL,
+    "ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", ATOMFLEET_DISPATCH_TIMEOUT_SECONDS,
+    "the reconciler enforces the dispatch deadline and must look more often than it",
+)
+require_below(
+    "ATOMFLEET_DISPATCH_INTERVAL", ATOMFLEET_DISPATCH_INTERVAL,
+    "ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", ATOMFLEET_DISPATCH_TIMEOUT_SECONDS,
+    "a run is re-published when not claimed within the timeout; the outbox must publish sooner",
+)

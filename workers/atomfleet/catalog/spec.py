@@ -55,6 +55,11 @@ class AtomSpec:
     def task_name(self) -> str:
         return task_name_for(self.name)
 
+    @property
+    def max_attempts(self) -> int:
+        """Executions a run may start: the first one and its retries (after errors or losses)."""
+        return 1 + self.retry.max_retries
+
 
 def task_name_for(atom_name: str) -> str:
     """The Celery task name of an atom: derived from the catalog, never from user input."""

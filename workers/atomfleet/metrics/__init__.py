@@ -22,7 +22,7 @@ install_value_class()
 
 from atomfleet.metrics._env import declared_queues, metrics_port, wipe_multiproc_dir  # noqa: E402
 from atomfleet.metrics._process import set_identifier  # noqa: E402
-from atomfleet.metrics._redis import RedisQueueStats  # noqa: E402
+from atomfleet.metrics._redis import QueueStats, RedisQueueStats  # noqa: E402
 from atomfleet.metrics._series import known_exceptions, precreate_publisher  # noqa: E402
 from atomfleet.metrics.collectors import QueueCollector, WorkerUpCollector  # noqa: E402
 from atomfleet.metrics.install import (  # noqa: E402
@@ -30,12 +30,15 @@ from atomfleet.metrics.install import (  # noqa: E402
     build_worker_registry,
     install_worker_metrics,
     publisher_hostname,
+    record_message_ignored,
     record_run_finished,
+    record_superseded,
 )
 
 __all__ = [
     "OUTCOMES",
     "QueueCollector",
+    "QueueStats",
     "RedisQueueStats",
     "WorkerUpCollector",
     "build_worker_registry",
@@ -45,7 +48,9 @@ __all__ = [
     "metrics_port",
     "precreate_publisher",
     "publisher_hostname",
+    "record_message_ignored",
     "record_run_finished",
+    "record_superseded",
     "set_identifier",
     "wipe_multiproc_dir",
 ]

@@ -14,6 +14,8 @@ __all__ = [
     "RUN_DURATION",
     "RUN_DURATION_BUCKETS",
     "RUNS",
+    "RUN_MESSAGES_IGNORED",
+    "SUPERSEDED_OUTCOMES",
     "TASK_FAILED",
     "TASK_QUEUE_WAIT",
     "TASK_RECEIVED",
@@ -79,4 +81,14 @@ RUNS = Counter(
     "Finished atom runs by outcome "
     "(succeeded, failed, cancelled, retrying, worker_lost, time_limit).",
     ("atom", "queue_name", "outcome"),
+)
+RUN_MESSAGES_IGNORED = Counter(
+    "atomfleet_run_messages_ignored",
+    "Task messages that started nothing: duplicates or late copies (held, finished, not due, gone).",
+    ("atom", "queue_name", "reason"),
+)
+SUPERSEDED_OUTCOMES = Counter(
+    "atomfleet_superseded_outcomes",
+    "Outcomes of executions whose run had moved on to another attempt: discarded.",
+    ("atom", "queue_name"),
 )

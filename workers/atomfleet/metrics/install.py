@@ -36,7 +36,9 @@ __all__ = [
     "build_worker_registry",
     "install_worker_metrics",
     "publisher_hostname",
+    "record_message_ignored",
     "record_run_finished",
+    "record_superseded",
 ]
 
 
@@ -99,6 +101,14 @@ def _flush_deferred() -> None:
         _state.deferred.clear()
     for counter in pending:
         counter.inc()
+
+
+def record_message_ignored(atom: str, queue: str, reason: str) -> None:
+    _child(m.RUN_MESSAGES_IGNORED, atom, queue, reason).inc()
+
+
+def record_superseded(atom: str, queue: str) -> None:
+    _child(m.SUPERSEDED_OUTCOMES, atom, queue).inc()
 
 
 def _default_queue() -> str:

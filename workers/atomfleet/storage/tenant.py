@@ -69,11 +69,16 @@ class TenantFiles:
 
 
 class RunArtifacts:
-    """Write access to one run's artifact folder."""
+    """Write access to the artifact folder of one attempt of one run.
 
-    def __init__(self, store: ObjectStore, tenant: str, run_id: str) -> None:
+    Each attempt writes under its own prefix (``runs/<run>/attempt-<n>/``), so an execution that
+    was superseded (its worker presumed lost) can never overwrite the current attempt's files.
+    """
+
+    def __init__(self, store: ObjectStore, tenant: str, run_id: str, attempt: int | None = None) -> None:
         self._store = store
-        self._prefix = f"{tenant_prefix(tenant)}runs/{run_id}/"
+        attempt_dir = f"attempt-{attempt}/" if attempt is not None else ""
+        self._prefix = f"{tenant_prefix(tenant)}runs/{run_id}/{attempt_dir}"
         self.written: list[ArtifactRef] = []
 
     def put(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> ArtifactRef:

@@ -34,7 +34,8 @@ class RunSerializer(serializers.ModelSerializer):
         model = AtomRun
         fields = [
             "id", "url", "atom", "queue", "status", "args", "idempotency_key", "created_by",
-            "progress", "error", "attempts", "cancel_requested", "celery_task_id", "worker",
+            "progress", "error", "attempts", "max_attempts", "next_attempt_at", "cancel_requested",
+            "celery_task_id", "worker",
             "created_at", "started_at", "finished_at", "heartbeat_at", "result_url",
         ]
         read_only_fields = fields

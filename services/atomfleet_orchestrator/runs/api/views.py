@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atomfleet.catalog import CATALOG
+from atomfleet.errors import ObjectNotFound
 from atomfleet_orchestrator.http.errors import ApiError
 from atomfleet_orchestrator.runs.api.serializers import (
     AtomSerializer,
@@ -77,10 +79,9 @@ class RunList(ListAPIView):
         runs = AtomRun.objects.filter(tenant=self.request.user.tenant).order_by("-created_at")
         params = self.request.query_params
         status_filter = params.get("status")
-        if status_filter and status_filter not in RunStatus.values:
-            raise ApiError(
-                400, "invalid_filter", f"unknown status {status_filter!r}", {"allowed": RunStatus.values}
-            )
+        allowed = [s.value for s in RunStatus]
+        if status_filter and status_filter not in allowed:
+            raise ApiError(400, "invalid_filter", f"unknown status {status_filter!r}", {"allowed": allowed})
         for field in self.filter_fields:
             if params.get(field):
                 runs = runs.filter(**{field: params[field]})
@@ -136,7 +137,14 @@ def artifact(request: Request, run_id: Any, name: str) -> StreamingHttpResponse:
     entry = next((a for a in run.artifacts if a["name"] == name), None)
     if entry is None:
         raise ArtifactNotFound(f"run {run.id} has no artifact {name!r}")
-    response = StreamingHttpResponse(get_store().iter_chunks(entry["key"]), content_type=entry["content_type"])
+    chunks = get_store().iter_chunks(entry["key"])
+    try:  # open the object before answering: a missing one is a 404, not a broken 200
+        first = next(chunks, b"")
+    except ObjectNotFound:
+        raise ArtifactNotFound(
+            f"artifact {name!r} of run {run.id} is missing from storage", {"key": entry["key"]}
+        ) from None
+    response = StreamingHttpResponse(itertools.chain([first], chunks), content_type=entry["content_type"])
     response["Content-Length"] = str(entry["size"])
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

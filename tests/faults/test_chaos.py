@@ -1,0 +1,21 @@
+"""The randomized drill at a small N (``make chaos N=200`` runs the full one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.chaos import run_drill
+from tests.support.deployment import Deployment
+
+pytestmark = pytest.mark.fault
+
+
+def test_every_run_ends_once_under_random_faults(deployment: Deployment) -> None:
+    report = run_drill(deployment, runs=24, seed=20261125, fault_every=(1.5, 4.0), chaos_after_submit=12)
+    print("\n".join(report.lines()))
+    assert sum(report.faults.values()) >= 3
+    assert report.not_terminal == []
+    assert report.overlapping == []
+    assert report.over_budget == []
+    assert report.rerun_non_idempotent == []
+    assert sum(report.statuses.values()) == 24
