@@ -18,7 +18,7 @@ def test_defaults_ship_default_io_bound_and_ml_training() -> None:
     assert sorted(deps) == sorted(QUEUES.values())
 
 
-@pytest.mark.parametrize(("queue", "concurrency", "pool", "prefetch"), [("default", 4, "prefork", 1), ("io_bound", 16, "threads", 4), ("ml_training", 1, "prefork", 1)])
+@pytest.mark.parametrize(("queue", "concurrency", "pool", "prefetch"), [("default", 4, "prefork", 1), ("io_bound", 8, "prefork", 1), ("ml_training", 1, "prefork", 1)])
 def test_each_worker_execs_celery_on_exactly_its_queue(queue, concurrency, pool, prefetch) -> None:
     c = container(worker(render(), queue))
     assert c["command"] == ["celery"]  # exec form: celery is PID 1 and receives SIGTERM

@@ -1,11 +1,21 @@
-# Benchmarks: `make bench` runs every bench-* part; BENCH_ARGS passes options to the metrics part.
+# Benchmarks: `make bench` runs every bench-* part; each prints figures and ratios, never asserts.
+# BENCH_ARGS passes options to the metrics part, THROUGHPUT_ARGS and TABLES_ARGS to theirs; the
+# throughput part also reads BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`).
 
 BENCH_ARGS ?=
+THROUGHPUT_ARGS ?=
+TABLES_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-metrics
-bench: bench-metrics ## Run the benchmarks and print figures and ratios (never asserted)
+.PHONY: bench bench-metrics bench-throughput bench-tables
+bench: bench-metrics bench-throughput bench-tables ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-metrics: $(VENV_STAMP) services-up ## Metrics overhead (same workload off vs on) and scrape latency after hundreds of recycled children
 	$(BIN)/python -m bench.metrics $(BENCH_ARGS)
+
+bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
+	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
+
+bench-tables: $(VENV_STAMP) services-up ## List/filter/detail endpoint latency as the runs table grows (0, 200k per tenant, 1M), with EXPLAIN plans
+	$(BIN)/python -m bench.table_growth $(TABLES_ARGS)

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from celery.beat import PersistentScheduler, ScheduleEntry
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 __all__ = ["IN_PROCESS_TASKS", "MaintenanceScheduler"]
 
@@ -41,9 +41,14 @@ class MaintenanceScheduler(PersistentScheduler):
         close_old_connections()
         try:
             result = self.app.tasks[entry.task].run(*entry.args, **entry.kwargs)
-        except Exception:  # keep beating: the next round tries again
-            log.exception("maintenance %s failed", entry.name)
+        except Exception as exc:  # keep beating: the next round tries again
+            # A database or broker outage is expected to pass: one line, not a traceback a round.
+            log.warning("maintenance %s failed: %s: %s", entry.name, type(exc).__name__, exc,
+                        exc_info=not isinstance(exc, DatabaseError | OSError))
         else:
-            log.info("maintenance %s: %s (%.3fs)", entry.name, result, time.monotonic() - started)
+            # Quiet rounds (nothing published, nothing reconciled) log at debug only.
+            busy = any(v for v in (result or {}).values() if v not in (False, 0, {}))
+            log.log(logging.INFO if busy else logging.DEBUG, "maintenance %s: %s (%.3fs)",
+                    entry.name, result, time.monotonic() - started)
         finally:
             close_old_connections()

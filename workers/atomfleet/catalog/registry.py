@@ -55,22 +55,21 @@ class Catalog:
 
     def check_queues(self, declared: tuple[str, ...]) -> None:
         """An atom routed to an undeclared queue would never run: refuse to start instead."""
-        for spec in self:
-            if spec.queue not in declared:
-                raise ConfigurationError(
-                    f"atom {spec.name} is routed to queue {spec.queue!r}, which is not declared "
-                    f"in ATOMFLEET_QUEUES (declared: {', '.join(declared)})"
-                )
+        stray = [f"atom {s.name} is routed to queue {s.queue!r}" for s in self if s.queue not in declared]
+        if stray:
+            raise ConfigurationError(
+                f"{'; '.join(stray)}, which is not declared in ATOMFLEET_QUEUES "
+                f"(declared: {', '.join(declared)})"
+            )
 
     def check_visibility_timeout(self, visibility_timeout: int) -> None:
         """Redis redelivers unacked messages after ``visibility_timeout``: it must outlast runs."""
-        for spec in self:
-            if spec.time_limit >= visibility_timeout:
-                raise ConfigurationError(
-                    f"broker visibility_timeout ({visibility_timeout}s) must exceed the hard time "
-                    f"limit of atom {spec.name} ({spec.time_limit}s); raise "
-                    "ATOMFLEET_VISIBILITY_TIMEOUT or lower the atom's limit"
-                )
+        too_long = [f"atom {s.name} ({s.time_limit}s)" for s in self if s.time_limit >= visibility_timeout]
+        if too_long:
+            raise ConfigurationError(
+                f"broker visibility_timeout ({visibility_timeout}s) must exceed the hard time "
+                f"limit of {', '.join(too_long)}; raise ATOMFLEET_VISIBILITY_TIMEOUT or lower the limits"
+            )
 
     def validate_args(self, name: str, args: Any) -> list[SchemaProblem]:
         """Every schema violation with the JSON path of the offending value."""

@@ -1,0 +1,102 @@
+"""``make bench``'s throughput and table-growth parts run end to end at tiny sizes.
+
+Each part runs as ``make bench`` runs it (its own process, real gunicorn, beat, ``celery worker``,
+PostgreSQL and Redis) and must print every row of its tables and leave no database behind. The
+figures themselves are never asserted: at these sizes, on a shared machine, they mean nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bench._common import database_url
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.fleet
+
+
+def run_bench(module: str, *args: str, timeout: float = 120) -> str:
+    """Run ``python -m <module>``; on timeout SIGTERM lets it stop its processes, then SIGKILL."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+        raise AssertionError(f"{module} did not finish in {timeout}s:\n{out[-4000:]}") from None
+    assert proc.returncode == 0, f"{module} exited {proc.returncode}:\n{out[-4000:]}"
+    return out
+
+
+def table_rows(out: str) -> dict[str, list[str]]:
+    """First cell -> the other cells, for every markdown table row printed."""
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("| ") and not line.startswith("| ---"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def database_exists(name: str) -> bool:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def test_throughput_part_prints_every_figure_of_the_side_by_side_table() -> None:
+    database = "atomfleet_bench_smoke_throughput"
+    out = run_bench("bench.throughput", "-n", "20", "-r", "1", "-t", "4", "--latency-samples", "5",
+                    "--http-seconds", "1", "--http-connections", "4", "--redis-db", "6",
+                    "--database", database)
+
+    rows = table_rows(out)
+    assert rows["figure"] == ["raw Celery", "atomfleet", "ratio"]
+    expected = [
+        "end-to-end, N=20 submitted by 4 client threads, all finished",
+        "submit→start at light load, p50 (server timestamps)",
+        "submit→start at light load, p99 (server timestamps)",
+        "POST → run visible as running (wall clock), p50",
+    ]
+    for label in expected:
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert any(label.startswith("POST submit alone") for label in rows)
+    assert any(label.startswith("GET one run") for label in rows)
+    raw, atomfleet, ratio = rows[expected[0]]
+    assert raw.endswith("tasks/s") and atomfleet.endswith("runs/s") and ratio != "—"
+    for label in ("Redis commands (server-wide)", "PostgreSQL transactions", "PostgreSQL connections opened"):
+        assert label in rows, f"missing cost row {label!r}:\n{out}"
+    assert "(20 succeeded)" in out  # every run of the end-to-end part finished well
+    assert not database_exists(database)
+
+
+def test_table_growth_part_times_every_endpoint_and_explains_its_sql() -> None:
+    database = "atomfleet_bench_smoke_tables"
+    out = run_bench("bench.table_growth", "--base-rows", "100", "--tenant-rows", "2000",
+                    "--table-rows", "3000", "--other-tenants", "2", "--reps", "1", "--redis-db", "14",
+                    "--database", database)
+
+    rows = table_rows(out)
+    assert rows["endpoint"] == ["empty (1 run)", "~0 (100 runs)", "tenant 2k", "table 3k", "× tenant 2k", "× table 3k"]
+    for label in ("GET /api/v1/runs", "?status=failed", "?limit=50&offset=count/2",
+                  "last page (?limit=50&offset=count-50)", "GET /api/v1/runs/<id>"):
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert any(label.startswith("?atom=") for label in rows)
+    assert any(label.startswith("?queue=") for label in rows)
+    assert "tenant 2000 runs, table 3000 runs" in out
+    assert "EXPLAIN (ANALYZE, BUFFERS)" in out and "Execution Time" in out
+    assert not database_exists(database)
