@@ -141,16 +141,18 @@ class Worker(Process):
     """``celery -A atomfleet_orchestrator worker`` of one queue, as the chart runs it."""
 
     def __init__(self, queue: str, env: dict[str, str], workdir: Path, *, concurrency: int = 2,
-                 name: str | None = None, **extra_env: str) -> None:
+                 max_tasks_per_child: int | None = None, name: str | None = None, **extra_env: str) -> None:
         self.queue = queue
         self.port = free_port()
         self.probe_dir = workdir / f"probes-{name or queue}"
+        self.metrics_dir = workdir / f"metrics-{name or queue}"
         self.hostname = f"{queue}@{name or 'obs'}"
         env = dict(env, ATOMFLEET_METRICS_PORT=str(self.port), ATOMFLEET_PROBE_DIR=str(self.probe_dir),
-                   PROMETHEUS_MULTIPROC_DIR=str(workdir / f"metrics-{name or queue}"), **extra_env)
+                   PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir), **extra_env)
+        recycle = [f"--max-tasks-per-child={max_tasks_per_child}"] if max_tasks_per_child else []
         super().__init__(f"worker-{name or queue}", celery(
             "worker", f"--queues={queue}", f"--hostname={self.hostname}", f"--concurrency={concurrency}",
-            "--prefetch-multiplier=1", "--pool=prefork", "--without-mingle", "--without-gossip",
+            "--prefetch-multiplier=1", "--pool=prefork", *recycle, "--without-mingle", "--without-gossip",
             "--loglevel=INFO"), env, workdir)
 
     @property

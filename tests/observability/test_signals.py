@@ -133,7 +133,9 @@ def fleet(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytes
     ksm = StaticExporter(KSM)
     prom: Prometheus | None = None
     try:
-        workers = {q: Worker(q, env, workdir, concurrency=c) for q, c in QUEUES.items()}
+        # default replaces its pool child after every task: metric files must stay bounded
+        workers = {q: Worker(q, env, workdir, concurrency=c, max_tasks_per_child=1 if q == "default" else None)
+                   for q, c in QUEUES.items()}
         processes += workers.values()
         beat, api, flower = Beat(env, workdir), Api(env, workdir), Flower(env, workdir)
         processes += [beat, api, flower]
@@ -348,6 +350,18 @@ def test_fleet_wide_gauges_have_one_exporter_and_workers_are_up(fleet: Fleet, ob
     # Per-pod gauges stay per pod
     assert {s["metric"]["queue_name"]: float(s["value"][1]) for s in prom.query("sum by (queue_name) (atomfleet_worker_slots)")} == {
         q: float(c) for q, c in QUEUES.items()}
+
+
+def test_worker_metric_files_stay_bounded_under_child_recycling(fleet: Fleet, observed: Observed) -> None:
+    # Given the default worker replaced its pool child after each of its tasks (about 20 children)
+    worker = fleet.workers["default"]
+    assert fleet.prom.scalar(f'sum(celery_task_started_total{{hostname="{worker.hostname}"}})') >= 10
+    # Then its multiprocess folder holds one file per metric type and pool slot, not per child
+    (group_dir,) = worker.metrics_dir.iterdir()  # one folder per worker process group
+    files = sorted(p.name for p in group_dir.iterdir())
+    slots = {"main"} | {f"c{i}" for i in range(QUEUES["default"])}
+    assert {f.rsplit("_", 1)[-1].removesuffix(".db") for f in files} <= slots, files
+    assert len(files) <= 2 * len(slots), files  # counter and histogram files (no live gauges)
 
 
 def test_api_counts_requests_by_route_and_publishes_as_sent(fleet: Fleet, observed: Observed) -> None:
