@@ -1,5 +1,6 @@
 """Per-queue autoscaling: none / keda / hpa; replicas omitted when an autoscaler owns the
-Deployment; the demand query; stabilization >= grace period; fallback; activation threshold."""
+Deployment; the demand query (atomfleet_queue_demand, exported by beat); stabilization >= grace
+period; fallback; activation threshold."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def test_mode_none_sets_replicas_and_renders_no_autoscaler() -> None:
     assert not find(objs, "ScaledObject") and not find(objs, "HorizontalPodAutoscaler")
 
 
-def test_keda_scaled_object_scales_on_backlog_plus_busy_slots_per_concurrency() -> None:
+def test_keda_scaled_object_scales_on_the_queues_demand_per_concurrency() -> None:
     objs = render(["production.yaml"])
     dep = one(objs, "Deployment", "atomfleet-worker-io-bound")
     assert "replicas" not in dep["spec"]  # helm upgrade does not fight KEDA
@@ -28,7 +29,8 @@ def test_keda_scaled_object_scales_on_backlog_plus_busy_slots_per_concurrency() 
     assert meta["activationThreshold"] == "0"
     assert meta["serverAddress"] == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     m = 'queue_name="io_bound",namespace="atomfleet"'
-    assert meta["query"] == f"max(atomfleet_queue_backlog{{{m}}}) + (sum(atomfleet_worker_busy_slots{{{m}}}) or vector(0))"
+    # Waiting + running runs, from beat alone: max and sum agree, and the series exist without workers
+    assert meta["query"] == f"max(atomfleet_queue_demand{{{m}}})"
     assert spec["fallback"] == {"failureThreshold": 3, "replicas": 2}
     grace = dep["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= grace
@@ -43,6 +45,12 @@ def test_keda_can_scale_ml_training_from_zero_with_an_activation_threshold() -> 
 
 
 def test_hpa_mode_uses_the_adapter_external_metric() -> None:
+    import yaml
+    from chartlib import ROOT
+
+    adapter = yaml.safe_load((ROOT / "values" / "prometheus-adapter.yaml").read_text())["rules"]["external"][0]
+    assert adapter["name"]["as"] == "atomfleet_queue_demand"
+    assert adapter["metricsQuery"] == "max by (namespace, queue_name) (atomfleet_queue_demand{<<.LabelMatchers>>})"
     objs = render(["hpa.yaml"])
     hpa = one(objs, "HorizontalPodAutoscaler", "atomfleet-worker-default")
     assert "replicas" not in one(objs, "Deployment", "atomfleet-worker-default")["spec"]
@@ -62,7 +70,7 @@ def test_explicit_stabilization_longer_than_grace_is_kept() -> None:
 def test_extra_label_matchers_are_templated() -> None:
     so = one(render(["production.yaml"], {"autoscaling": {"prometheus": {"labelMatchers": 'cluster="eu",namespace="{{ .Release.Namespace }}"'}}}),
              "ScaledObject", "atomfleet-worker-default")
-    assert 'atomfleet_queue_backlog{queue_name="default",cluster="eu",namespace="atomfleet"}' in so["spec"]["triggers"][0]["metadata"]["query"]
+    assert 'atomfleet_queue_demand{queue_name="default",cluster="eu",namespace="atomfleet"}' in so["spec"]["triggers"][0]["metadata"]["query"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""ServiceMonitor (API), PodMonitor (workers), PrometheusRule (files/alerts) and Grafana dashboard
-ConfigMaps (files/dashboards): each optional, with configurable extra labels."""
+"""ServiceMonitor (API), PodMonitors (workers, beat), PrometheusRule (files/alerts) and Grafana
+dashboard ConfigMaps (files/dashboards): each optional, with configurable extra labels; every target
+gets the fleet's `job` (celery-exporter's selectors match it) and a `component`."""
 
 from __future__ import annotations
 
@@ -20,16 +21,62 @@ def test_monitoring_objects_are_off_by_default() -> None:
         assert not find(objs, kind)
 
 
-def test_service_monitor_scrapes_the_api_and_pod_monitor_every_worker() -> None:
+def test_service_monitor_scrapes_the_api_and_pod_monitors_every_worker_and_beat() -> None:
     objs = render([], ON)
     sm = one(objs, "ServiceMonitor", "atomfleet-api")
     assert sm["metadata"]["labels"]["release"] == "prom"
-    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert (endpoint["path"], endpoint["interval"]) == ("/metrics", "15s")
     assert sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     pm = one(objs, "PodMonitor", "atomfleet-worker")
     assert pm["metadata"]["labels"]["release"] == "prom"
     assert pm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "worker"
     assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    beat = one(objs, "PodMonitor", "atomfleet-beat")
+    assert beat["metadata"]["labels"]["release"] == "prom"
+    assert beat["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "beat"
+    assert beat["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    container = one(objs, "Deployment", "atomfleet-beat")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "metrics", "containerPort": 9808, "protocol": "TCP"} in container["ports"]
+
+
+def _relabelings(objs: list[dict], kind: str, name: str) -> list[dict]:
+    monitor = one(objs, kind, name)
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints" if kind == "PodMonitor" else "endpoints"]
+    return endpoint["relabelings"]
+
+
+def test_every_target_gets_the_celery_job_and_its_component_and_workers_their_queue() -> None:
+    # celery-exporter's alerts select job=~".*celery.*", its old dashboard job=~"celery|celery-exporter",
+    # its overview takes $job from celery_worker_up (beat): one job for workers, API and beat.
+    objs = render([], ON)
+    for kind, name, component in (("PodMonitor", "atomfleet-worker", "worker"), ("PodMonitor", "atomfleet-beat", "beat"),
+                                  ("ServiceMonitor", "atomfleet-api", "api")):
+        rules = _relabelings(objs, kind, name)
+        assert {"action": "replace", "targetLabel": "job", "replacement": "celery"} in rules, name
+        assert {"action": "replace", "targetLabel": "component", "replacement": component} in rules, name
+    assert {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_label_atomfleet_io_queue"],
+            "targetLabel": "queue"} in _relabelings(objs, "PodMonitor", "atomfleet-worker")
+    # The queue label comes from a label every worker pod carries
+    for dep in find(objs, "Deployment"):
+        if dep["metadata"]["labels"]["app.kubernetes.io/component"] == "worker":
+            assert dep["spec"]["template"]["metadata"]["labels"]["atomfleet.io/queue"]
+
+
+def test_the_job_label_is_a_value() -> None:
+    objs = render([], {**ON, "monitoring": {**ON["monitoring"], "jobLabel": "atomfleet"}})
+    assert {"action": "replace", "targetLabel": "job", "replacement": "atomfleet"} in _relabelings(objs, "PodMonitor", "atomfleet-beat")
+
+
+def test_beat_accepts_metrics_scrapes_from_the_monitoring_namespace_only() -> None:
+    policy = one(render(), "NetworkPolicy", "atomfleet-beat")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert rule["from"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+
+
+def test_no_beat_monitor_without_beat() -> None:
+    assert not find(render([], {**ON, "beat": {"enabled": False}}), "PodMonitor", "atomfleet-beat")
 
 
 def _chart_with_files(tmp_path: Path) -> Path:
@@ -74,3 +121,4 @@ def test_dashboards_can_go_to_grafanas_namespace(tmp_path: Path) -> None:
 def test_bad_monitoring_values_are_rejected(render_error) -> None:
     assert "/monitoring/interval" in render_error({"monitoring": {"interval": "often"}})
     assert "/monitoring/labels/release" in render_error({"monitoring": {"labels": {"release": 1}}})
+    assert "/monitoring/jobLabel" in render_error({"monitoring": {"jobLabel": ""}})

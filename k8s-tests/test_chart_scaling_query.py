@@ -1,7 +1,8 @@
 """Proof of the autoscaling query: a real Prometheus scrapes a locally started fleet (the rendered
 API, beat and `default` worker, see localpod.py) under a known demand, and the query rendered into
 the ScaledObject — and the prometheus-adapter rule of values/prometheus-adapter.yaml — evaluate to
-backlog + busy slots, so the autoscaler's ceil(value / concurrency) is the replica count we expect.
+the runs waiting + running (beat's atomfleet_queue_demand), so the autoscaler's
+ceil(value / concurrency) is the replica count we expect, with the worker up and once it is gone.
 
 Needs `prometheus` on PATH (Debian: `apt-get install -y prometheus`); skipped with that reason
 otherwise."""
@@ -9,7 +10,9 @@ otherwise."""
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,10 +26,12 @@ from localpod import Pod, free_port, missing_modules, wait_until
 
 pytestmark = pytest.mark.fleet
 
-REDIS = "redis://127.0.0.1:6379"
+REDIS = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 BROKER_DB, RESULT_DB = 14, 15
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "atomfleet_chart_scaling"
+_PG = os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/atomfleet")
+PG_SERVER, _, _PG_DB = _PG.rpartition("/")
+PG_ADMIN = f"{PG_SERVER}/postgres".replace("postgres://", "postgresql://", 1)
+DB_NAME = f"{_PG_DB}_chart_scaling"
 CONCURRENCY = 2
 RUNS = 5  # 2 running (busy slots) + 3 waiting (backlog, prefetched or in Redis)
 NAMESPACE = "atomfleet"
@@ -55,8 +60,9 @@ def objs(prometheus_bin: str) -> list[dict[str, Any]]:
         redis.Redis.from_url(f"{REDIS}/{db}").flushdb()
     return render([], {
         "redis": {"enabled": False},
-        "externalRedis": {"host": "127.0.0.1", "brokerDatabase": BROKER_DB, "resultDatabase": RESULT_DB},
-        "externalDatabase": {"existingSecret": "", "url": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"},
+        "externalRedis": {"host": REDIS.split("//")[1].split(":")[0], "port": int(REDIS.rsplit(":", 1)[1]),
+                          "brokerDatabase": BROKER_DB, "resultDatabase": RESULT_DB},
+        "externalDatabase": {"existingSecret": "", "url": f"{PG_SERVER}/{DB_NAME}"},
         "storage": {"backend": "local", "local": {"existingClaim": "shared"}},
         "config": {"logFormat": "console", "dispatchInterval": 2},
         "autoscaling": {"prometheus": {"serverAddress": "http://prometheus:9090"}},
@@ -76,7 +82,8 @@ def fleet(objs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) 
     try:
         pods["api"] = Pod("api", container(one(objs, "Deployment", "atomfleet-api")), objs, tmp,
                           ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1", **local).start()
-        pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp, **local).start()
+        pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp,
+                           ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
         pods["worker"] = Pod("worker-default", container(one(objs, "Deployment", "atomfleet-worker-default")), objs, tmp,
                              ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
         yield pods
@@ -88,14 +95,14 @@ def fleet(objs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="module")
 def prometheus(prometheus_bin: str, fleet: dict[str, Pod], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("prometheus")
-    worker = fleet["worker"]
-    # What the chart's PodMonitor gives a real Prometheus: the pod's metrics port, namespace label.
+    # What the chart's PodMonitors give a real Prometheus: each pod's metrics port, namespace label.
     config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
         "scrape_configs": [{
-            "job_name": "atomfleet-workers",
-            "static_configs": [{"targets": [f"127.0.0.1:{worker.env['ATOMFLEET_METRICS_PORT']}"],
-                                "labels": {"namespace": NAMESPACE, "pod": worker.env["POD_NAME"]}}],
+            "job_name": "celery",
+            "static_configs": [{"targets": [f"127.0.0.1:{fleet[name].env['ATOMFLEET_METRICS_PORT']}"],
+                                "labels": {"namespace": NAMESPACE, "pod": fleet[name].env["POD_NAME"], "component": name}}
+                               for name in ("beat", "worker")],
         }],
     }
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -182,3 +189,12 @@ def test_rendered_query_yields_backlog_plus_busy_slots_and_the_expected_replicas
     rule = rule.replace("<<.LabelMatchers>>", f'namespace="{NAMESPACE}",queue_name="default"')
     result = query(prometheus, rule)
     assert [(r["metric"].get("queue_name"), float(r["value"][1])) for r in result] == [("default", float(RUNS))]
+
+    # When the queue's only worker pod vanishes (SIGKILL: no shutdown), the demand is still there
+    # (its runs are still running in the database until the reconciler sees them stale): 0 -> N works.
+    os.killpg(fleet["worker"].proc.pid, signal.SIGKILL)
+    fleet["worker"].proc.wait()
+    up = f'up{{component="worker",namespace="{NAMESPACE}"}}'
+    wait_until(lambda: [float(r["value"][1]) for r in query(prometheus, up)] == [0.0], 30, "the worker target down",
+               [fleet["api"], fleet["beat"]])
+    assert demand() == RUNS

@@ -61,14 +61,15 @@ def test_redis_postgresql_minio_are_reachable_only_from_fleet_pods() -> None:
         assert "namespaceSelector" not in rule["from"][0]  # same namespace only
 
 
-def test_worker_metrics_only_from_the_monitoring_namespace() -> None:
+def test_worker_and_beat_metrics_only_from_the_monitoring_namespace() -> None:
     objs = render([], {"networkPolicy": {"metrics": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}}})
     spec = _policy(objs, "atomfleet-worker")
     assert spec["ingress"] == [{
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}, "podSelector": {}}],
         "ports": [{"port": "metrics", "protocol": "TCP"}],
     }]
-    assert _policy(objs, "atomfleet-beat") == {"podSelector": _policy(objs, "atomfleet-beat")["podSelector"], "policyTypes": ["Ingress"]}
+    # Beat serves the fleet-wide gauges on the same terms
+    assert _policy(objs, "atomfleet-beat")["ingress"] == spec["ingress"]
 
 
 def test_api_ingress_can_be_restricted_while_metrics_stay_reachable() -> None:

@@ -1,18 +1,14 @@
 # Benchmarks: `make bench` runs every bench-* part; each prints figures and ratios, never asserts.
-# BENCH_ARGS passes options to the metrics part, THROUGHPUT_ARGS and TABLES_ARGS to theirs; the
-# throughput part also reads BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`).
+# THROUGHPUT_ARGS and TABLES_ARGS pass options to their parts; the throughput part also reads
+# BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`).
 
-BENCH_ARGS ?=
 THROUGHPUT_ARGS ?=
 TABLES_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-metrics bench-throughput bench-tables
-bench: bench-metrics bench-throughput bench-tables ## Run the benchmarks and print figures and ratios (never asserted)
-
-bench-metrics: $(VENV_STAMP) services-up ## Metrics overhead (same workload off vs on) and scrape latency after hundreds of recycled children
-	$(BIN)/python -m bench.metrics $(BENCH_ARGS)
+.PHONY: bench bench-throughput bench-tables
+bench: bench-throughput bench-tables ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)

@@ -27,7 +27,10 @@ class MaintenanceScheduler(PersistentScheduler):
     def setup_schedule(self) -> None:
         import django
 
+        from atomfleet_orchestrator.observability.fleet import start_fleet_metrics
+
         django.setup()  # beat runs the maintenance itself: it needs the ORM
+        start_fleet_metrics(self.app)  # beat is the one exporter of the fleet-wide gauges
         super().setup_schedule()
 
     def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:

@@ -1,10 +1,17 @@
-"""Helpers of the observability tests: free ports, polling, worker and Prometheus processes."""
+"""Helpers of the observability tests: the project's real processes, and a real Prometheus that
+scrapes them with the labels the chart's monitors give them.
+
+Every process is the product's own command: ``celery -A atomfleet_orchestrator worker|beat|flower``
+and ``atomfleet api`` (gunicorn), against the test database and a Redis DB of these tests.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -15,13 +22,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-BROKER_DB = 12
+BROKER_DB, RESULT_DB = 12, 13
+NAMESPACE = "atomfleet"
 
 
 def redis_base() -> str:
@@ -29,9 +39,17 @@ def redis_base() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port below Linux's ephemeral range (32768+), so that no outgoing connection of
+    the busy machine takes it between this check and the process binding it."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.2) -> object:
@@ -45,72 +63,179 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, interva
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def http_get(url: str, timeout: float = 5.0) -> str:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.read().decode()
+def http_get(url: str, timeout: float = 5.0, headers: Mapping[str, str] | None = None) -> str:
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return str(response.read().decode())
 
 
-class Worker:
-    """A ``celery worker`` of ``tests.observability.fleet_app`` in its own process group."""
+def answers_metrics(url: str) -> bool:
+    try:
+        return "# TYPE" in http_get(url, timeout=2)
+    except OSError:
+        return False
 
-    def __init__(self, broker_url: str, queue: str, workdir: Path, *, concurrency: int = 2,
-                 prefetch: int = 4, max_tasks_per_child: int | None = 1,
-                 extra_env: dict[str, str] | None = None, app: str = "tests.observability.fleet_app",
-                 name: str | None = None) -> None:
+
+def fleet_env(database_url: str, **extra: str) -> dict[str, str]:
+    """Environment of every fleet process: test settings, test DB, this module's Redis DBs."""
+    env = dict(os.environ)
+    for name in ("PROMETHEUS_MULTIPROC_DIR", "ATOMFLEET_METRICS_BASE_DIR"):
+        env.pop(name, None)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "ATOMFLEET_BROKER_URL": f"{redis_base()}/{BROKER_DB}",
+        "ATOMFLEET_RESULT_BACKEND_URL": f"{redis_base()}/{RESULT_DB}",
+        "ATOMFLEET_QUEUES": json.dumps(["default", "io_bound", "ml_training"]),
+        "ATOMFLEET_LOG_FORMAT": "console",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    })
+    env.update(extra)
+    return env
+
+
+class Process:
+    """One product process in its own session (process group), with its log in ``workdir``."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.env = env
+        self.log_path = workdir / f"{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def check_alive(self) -> None:
+        if not self.alive():
+            raise AssertionError(f"{self.name} exited {self.proc.returncode}:\n{self.log_text()}")
+
+    def log_text(self, tail: int = 6000) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-tail:]
+
+    def signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signum)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.alive():
+            self.signal_group(signal.SIGCONT)  # a paused process cannot handle SIGTERM
+            self.signal_group(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal_group(signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+
+
+def celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", *args]
+
+
+class Worker(Process):
+    """``celery -A atomfleet_orchestrator worker`` of one queue, as the chart runs it."""
+
+    def __init__(self, queue: str, env: dict[str, str], workdir: Path, *, concurrency: int = 2,
+                 max_tasks_per_child: int | None = None, name: str | None = None, **extra_env: str) -> None:
         self.queue = queue
         self.port = free_port()
-        self.name = name or queue
-        self.metrics_dir = workdir / f"metrics-{self.name}"
-        self.probe_dir = workdir / f"probes-{self.name}"
-        self.log_path = workdir / f"worker-{self.name}.log"
-        self.hostname = f"{queue}@{self.name}-obs"
-        cmd = [sys.executable, "-m", "celery", "-A", app, "worker", f"--queues={queue}",
-               f"--hostname={self.hostname}", f"--concurrency={concurrency}",
-               f"--prefetch-multiplier={prefetch}", "--pool=prefork", "--without-mingle",
-               "--without-gossip", "--loglevel=INFO"]
-        if max_tasks_per_child:
-            cmd.append(f"--max-tasks-per-child={max_tasks_per_child}")
-        env = dict(os.environ)
-        env.update({
-            "OBS_BROKER_URL": broker_url,
-            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
-            "ATOMFLEET_METRICS_PORT": str(self.port),
-            "ATOMFLEET_PROBE_DIR": str(self.probe_dir),
-            "ATOMFLEET_QUEUES": json.dumps(["default", "io_bound", "ml_training"]),
-            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-        })
-        env.update(extra_env or {})
-        self.log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.probe_dir = workdir / f"probes-{name or queue}"
+        self.metrics_dir = workdir / f"metrics-{name or queue}"
+        self.hostname = f"{queue}@{name or 'obs'}"
+        env = dict(env, ATOMFLEET_METRICS_PORT=str(self.port), ATOMFLEET_PROBE_DIR=str(self.probe_dir),
+                   PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir), **extra_env)
+        recycle = [f"--max-tasks-per-child={max_tasks_per_child}"] if max_tasks_per_child else []
+        super().__init__(f"worker-{name or queue}", celery(
+            "worker", f"--queues={queue}", f"--hostname={self.hostname}", f"--concurrency={concurrency}",
+            "--prefetch-multiplier=1", "--pool=prefork", *recycle, "--without-mingle", "--without-gossip",
+            "--loglevel=INFO"), env, workdir)
 
     @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/metrics"
 
-    def metrics(self) -> str:
-        return http_get(self.metrics_url)
+    def ready(self) -> bool:
+        self.check_alive()
+        return (self.probe_dir / "readiness").exists() and answers_metrics(self.metrics_url)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        def ready() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.log_text()}")
-            return (self.probe_dir / "readiness").exists()
 
-        wait_for(ready, timeout, f"worker {self.hostname} readiness")
+class Beat(Process):
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        env = dict(env, ATOMFLEET_METRICS_PORT=str(self.port),
+                   PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-beat"))
+        super().__init__("beat", celery("beat", f"--schedule={workdir / 'celerybeat-schedule'}",
+                                        "--loglevel=INFO"), env, workdir)
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")[-6000:]
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
 
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
+    def ready(self) -> bool:
+        self.check_alive()
+        return answers_metrics(self.metrics_url)
+
+
+class Api(Process):
+    """``atomfleet api`` (gunicorn with the project's config, 2 workers)."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        # Where the API serves /metrics: its own port once the chart gives it one, else the API port.
+        self.metrics_port = free_port()
+        env = dict(env, ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(self.port),
+                   ATOMFLEET_API_METRICS_PORT=str(self.metrics_port), ATOMFLEET_API_WORKERS="2",
+                   ATOMFLEET_API_TMP=str(workdir), PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-api"))
+        super().__init__("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"], env, workdir)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        own = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        return own if answers_metrics(own) else f"{self.url}/metrics"
+
+    def ready(self) -> bool:
+        self.check_alive()
+        try:
+            return "ok" in http_get(self.url + "/readyz", timeout=2) and answers_metrics(self.metrics_url)
+        except OSError:
+            return False
+
+
+class Flower(Process):
+    """``celery -A atomfleet_orchestrator flower`` behind basic auth, as the chart runs it."""
+
+    AUTH = ("obs", "obs-flower")
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.port = free_port()
+        env = dict(env, FLOWER_BASIC_AUTH=":".join(self.AUTH),
+                   PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-flower"))
+        super().__init__("flower", celery("flower", f"--port={self.port}", "--address=127.0.0.1"),
+                         env, workdir)
+
+    def api(self, path: str) -> Any:
+        import base64
+
+        token = base64.b64encode(":".join(self.AUTH).encode()).decode()
+        return json.loads(http_get(f"http://127.0.0.1:{self.port}{path}",
+                                   headers={"Authorization": f"Basic {token}"}))
+
+    def ready(self) -> bool:
+        self.check_alive()
+        try:
+            self.api("/api/workers?refresh=false")
+            return True
+        except OSError:
+            return False
 
 
 class StaticExporter:
@@ -140,76 +265,139 @@ class StaticExporter:
         self.server.server_close()
 
 
-class Prometheus:
-    """A real Prometheus scraping the given targets every second."""
+# ---------------------------------------------------------------------------- monitors -> config
 
-    def __init__(self, workdir: Path, targets: dict[str, list[str]], namespace: str = "atomfleet",
-                 rule_files: list[str] | None = None) -> None:
+
+def _relabel(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """A prometheus-operator RelabelConfig as Prometheus' relabel_config."""
+    names = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+    out = {names.get(key, key): value for key, value in rule.items()}
+    if "action" in out:
+        out["action"] = str(out["action"]).lower()
+    return out
+
+
+def monitor_scrape_config(monitor: Mapping[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
+    """The scrape config prometheus-operator generates for a rendered PodMonitor/ServiceMonitor.
+
+    ``pods``: ``{"address": "127.0.0.1:<port>", "pod": <name>, "container": <name>,
+    "labels": <pod labels>, "service": <name, ServiceMonitor only>}``. Kubernetes discovery is
+    replaced by static targets carrying the same ``__meta_kubernetes_*`` labels, then the
+    operator's own relabelings (namespace, pod, container, job, endpoint) and the monitor's.
+    """
+    kind, meta, spec = monitor["kind"], monitor["metadata"], monitor["spec"]
+    endpoints = spec["podMetricsEndpoints"] if kind == "PodMonitor" else spec["endpoints"]
+    (endpoint,) = endpoints
+    namespace = meta["namespace"]
+    default_job = (f"{namespace}/{meta['name']}" if kind == "PodMonitor" else pods[0]["service"])
+    relabelings = [
+        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
+        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+    ]
+    if kind == "ServiceMonitor":
+        relabelings.append({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"})
+    relabelings += [
+        {"target_label": "job", "replacement": default_job},
+        {"target_label": "endpoint", "replacement": str(endpoint["port"])},
+        *[_relabel(r) for r in endpoint.get("relabelings", [])],
+    ]
+    groups = []
+    for pod in pods:
+        labels = {"__meta_kubernetes_namespace": namespace, "__meta_kubernetes_pod_name": pod["pod"],
+                  "__meta_kubernetes_pod_container_name": pod["container"]}
+        if "service" in pod:
+            labels["__meta_kubernetes_service_name"] = pod["service"]
+        for key, value in pod["labels"].items():
+            safe = "".join(c if c.isalnum() else "_" for c in key)
+            labels[f"__meta_kubernetes_pod_label_{safe}"] = value
+        groups.append({"targets": [pod["address"]], "labels": labels})
+    return {
+        "job_name": f"{kind.lower()}/{namespace}/{meta['name']}/0",
+        "scrape_interval": "1s",
+        "scrape_timeout": "1s",
+        "metrics_path": endpoint.get("path", "/metrics"),
+        "static_configs": groups,
+        "relabel_configs": relabelings,
+    }
+
+
+def rules_copy(source: Path, target: Path, for_: str) -> Path:
+    """A copy of a rule file whose every alert waits ``for_`` (expressions unchanged)."""
+    doc = yaml.safe_load(source.read_text())
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                rule["for"] = for_
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return target
+
+
+class Prometheus:
+    """A real Prometheus (Debian package) scraping every second and evaluating rules every second."""
+
+    def __init__(self, workdir: Path, scrape_configs: list[dict[str, Any]],
+                 rule_files: list[Path] | None = None) -> None:
         binary = shutil.which("prometheus")
         if binary is None:
-            pytest.skip("prometheus is not installed (apt-get install -y prometheus; `make test` does it)")
+            pytest.skip("prometheus is not installed (apt-get install -y prometheus; `make prometheus-install`)")
         self.port = free_port()
         config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": rule_files or [],
-            "scrape_configs": [
-                {"job_name": job, "scrape_interval": "1s",
-                 "static_configs": [{"targets": hosts, "labels": {"namespace": namespace}}]}
-                for job, hosts in targets.items()
-            ],
+            "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(p) for p in rule_files or []],
+            "scrape_configs": scrape_configs,
         }
-        self.dir = workdir / f"prometheus-{self.port}"
+        self.dir = workdir / "prometheus"
         self.dir.mkdir()
-        (self.dir / "prometheus.yml").write_text(json.dumps(config))
-        self.log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
+        (self.dir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        self._log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [binary, f"--config.file={self.dir / 'prometheus.yml'}",
-             f"--storage.tsdb.path={self.dir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--web.enable-lifecycle"],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            [binary, f"--config.file={self.dir / 'prometheus.yml'}", f"--storage.tsdb.path={self.dir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{self.port}"],
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_for(self._ready, 30, "prometheus ready")
 
     def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError((self.dir / "prometheus.log").read_text()[-3000:])
         try:
             return "Ready" in http_get(f"http://127.0.0.1:{self.port}/-/ready", timeout=1)
         except OSError:
             return False
 
-    def api(self, path: str, **params: str) -> dict:
-        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+    def api(self, path: str, **params: Any) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/{path}?{urllib.parse.urlencode(params, doseq=True)}"
         try:
-            return json.loads(http_get(url))
+            return dict(json.loads(http_get(url, timeout=30)))
         except urllib.error.HTTPError as exc:
-            return json.loads(exc.read().decode())
+            return dict(json.loads(exc.read().decode()))
 
-    def query(self, expr: str) -> list[dict]:
-        reply = self.api("query", query=expr)
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"query": expr}
+        if at is not None:
+            params["time"] = at
+        reply = self.api("query", **params)
         assert reply["status"] == "success", f"{expr}: {reply}"
-        return reply["data"]["result"]
+        return list(reply["data"]["result"])
 
-    def scalar(self, expr: str) -> float | None:
-        result = self.query(expr)
+    def scalar(self, expr: str, at: float | None = None) -> float | None:
+        result = self.query(expr, at)
         if not result:
             return None
         assert len(result) == 1, f"{expr}: expected one series, got {result}"
         return float(result[0]["value"][1])
 
-    def wait_value(self, expr: str, expected: float, timeout: float = 30.0) -> None:
-        seen: list[float | None] = []
-
-        def check() -> bool:
-            seen.append(self.scalar(expr))
-            return seen[-1] == expected
-
-        try:
-            wait_for(check, timeout, f"{expr} == {expected}")
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}; last value {seen[-1] if seen else None}; "
-                                 f"series: {self.query(expr.split('(', 1)[-1].rsplit(')', 1)[0])}") from None
+    def targets(self) -> list[dict[str, Any]]:
+        return list(self.api("targets")["data"]["activeTargets"])
 
     def targets_up(self) -> bool:
-        active = self.api("targets")["data"]["activeTargets"]
+        active = self.targets()
         return bool(active) and all(t["health"] == "up" for t in active)
+
+    def alert_states(self, alertname: str, window: str = "30m") -> set[str]:
+        """States (pending, firing) the alert was in at any rule evaluation of the last ``window``."""
+        series = self.query(f'count by (alertstate) (count_over_time(ALERTS{{alertname="{alertname}"}}[{window}]))')
+        return {s["metric"]["alertstate"] for s in series}
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -218,49 +406,4 @@ class Prometheus:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self.log.close()
-
-
-class Api:
-    """The test Django site (``api_site``) under gunicorn with the observability hooks."""
-
-    def __init__(self, broker_url: str, workdir: Path) -> None:
-        self.port = free_port()
-        self.metrics_dir = workdir / "api-metrics"
-        env = dict(os.environ, OBS_BROKER_URL=broker_url, OBS_API_PORT=str(self.port),
-                   DJANGO_SETTINGS_MODULE="tests.observability.api_site",
-                   PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
-                   PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        env.pop("ATOMFLEET_METRICS_BASE_DIR", None)
-        self.log_path = workdir / "api.log"
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "tests/observability/gunicorn_test_conf.py",
-                 "django.core.wsgi:get_wsgi_application()"],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(self._up, 30, "test API up")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(self.log_path.read_text())
-        try:
-            return "# TYPE" in http_get(self.url + "/metrics", timeout=2)
-        except OSError:
-            return False
-
-    def request(self, method: str, path: str) -> int:
-        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
-        try:
-            with urllib.request.urlopen(req, timeout=5) as response:
-                return response.status
-        except urllib.error.HTTPError as exc:
-            return exc.code
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(20)
+        self._log.close()

@@ -1,4 +1,4 @@
-"""Fixtures: real Redis (DB 12), real ``celery worker`` subprocesses, a real Prometheus.
+"""Fixtures of the observability tests: Redis DB 12 of their own, real workers of the project's app.
 
 Prometheus comes from Debian's ``prometheus`` package (``make test`` installs it through
 ``mk/observability.mk``); tests that need it skip with a reason when it is missing.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.db import connections
 
 _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:
@@ -22,12 +23,7 @@ if _REPO not in sys.path:
 # Publisher-side metrics of this test process go to a private folder, never /tmp/atomfleet-metrics.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="atomfleet-obs-mp-"))
 
-from tests.observability._support import (  # noqa: E402
-    BROKER_DB,
-    Prometheus,
-    Worker,
-    redis_base,
-)
+from tests.observability._support import BROKER_DB, Worker, fleet_env, redis_base  # noqa: E402
 
 
 @pytest.fixture
@@ -52,37 +48,16 @@ def workdir() -> Iterator[Path]:
 
 @pytest.fixture
 def start_worker(broker_url: str, workdir: Path) -> Iterator[Callable[..., Worker]]:
+    """``celery -A atomfleet_orchestrator worker`` processes against the test settings."""
+    db = connections["default"].settings_dict  # the test database pytest-django created
+    env = fleet_env(f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
     workers: list[Worker] = []
 
     def start(queue: str = "default", **kwargs: object) -> Worker:
-        worker = Worker(broker_url, queue, workdir, **kwargs)  # type: ignore[arg-type]
+        worker = Worker(queue, env, workdir, **kwargs)  # type: ignore[arg-type]
         workers.append(worker)
         return worker
 
     yield start
     for worker in workers:
         worker.stop()
-
-
-@pytest.fixture
-def start_prometheus(workdir: Path) -> Iterator[Callable[..., Prometheus]]:
-    started: list[Prometheus] = []
-
-    def start(targets: dict[str, list[str]], **kwargs: object) -> Prometheus:
-        prom = Prometheus(workdir, targets, **kwargs)  # type: ignore[arg-type]
-        started.append(prom)
-        return prom
-
-    yield start
-    for prom in started:
-        prom.stop()
-
-
-@pytest.fixture
-def fleet_app(broker_url: str):  # type: ignore[no-untyped-def]
-    """The test app in this process (publisher side), pointed at the test broker DB."""
-    os.environ["OBS_BROKER_URL"] = broker_url
-    from tests.observability.fleet_app import app
-
-    app.conf.broker_url = broker_url
-    return app

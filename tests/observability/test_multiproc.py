@@ -52,12 +52,3 @@ def test_gunicorn_workers_get_the_lowest_free_slot():
     new = SimpleNamespace(pid=200)
     gunicorn_hooks.pre_fork(server, new)
     assert new._atomfleet_metrics_slot == 1
-
-
-def test_api_queue_gauges_default_to_the_broker_of_django_settings(settings):
-    from atomfleet_orchestrator.observability import configure, metrics
-
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/12"
-    configure()
-    stats = metrics._queue_stats()
-    assert stats is not None and stats.client.connection_pool.connection_kwargs["db"] == 12

@@ -1,9 +1,11 @@
-"""Probes: liveness follows the consumer loop, readiness follows consumption (real workers)."""
+"""Probes: liveness follows the main process, readiness follows consumption (real workers of the
+project's app)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -52,20 +54,23 @@ def test_check_reads_file_ages(tmp_path):
 
 
 @pytest.mark.fleet
-def test_liveness_fails_while_the_consumer_loop_is_blocked(fleet_app, start_worker):
-    # Given a ready worker whose liveness limit is 2 s
-    worker = start_worker("default", extra_env={"ATOMFLEET_LIVENESS_MAX_AGE": MAX_AGE})
-    worker.wait_ready()
+def test_liveness_fails_while_the_main_process_is_stopped(start_worker):
+    # Given a ready worker of the project's app whose liveness limit is 2 s
+    worker = start_worker("default", ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE)
+    wait_for(worker.ready, 90, "worker ready")
     assert probe("liveness", worker.probe_dir) == 0
     assert probe("readiness", worker.probe_dir) == 0
 
-    # When a remote-control command blocks the consumer's event loop for 8 s
-    fleet_app.control.broadcast("obs_block_loop", arguments={"seconds": 8},
-                                destination=[worker.hostname], reply=False)
-
-    # Then liveness (and readiness) fail while it is blocked, and recover afterwards
-    wait_for(lambda: probe("liveness", worker.probe_dir) == 1, 10, "liveness failing")
-    assert probe("readiness", worker.probe_dir) == 1
+    # When its main process (consumer loop and every thread of it) stops for a while; the pool
+    # children keep running, as they would beside a hung main process
+    os.kill(worker.proc.pid, signal.SIGSTOP)
+    try:
+        # Then liveness (and readiness) fail while it is stopped
+        wait_for(lambda: probe("liveness", worker.probe_dir) == 1, 10, "liveness failing")
+        assert probe("readiness", worker.probe_dir) == 1
+    finally:
+        os.kill(worker.proc.pid, signal.SIGCONT)
+    # And recover once it runs again
     wait_for(lambda: probe("liveness", worker.probe_dir) == 0, 15, "liveness recovering")
     wait_for(lambda: probe("readiness", worker.probe_dir) == 0, 5, "readiness recovering")
 
@@ -82,9 +87,9 @@ def test_readiness_follows_consumption_and_liveness_survives_a_broker_outage(tmp
     url = f"redis://127.0.0.1:{port}/0"
     try:
         wait_for(lambda: _pings(url), 10, "private redis")
-        worker = start_worker("default", extra_env={"ATOMFLEET_LIVENESS_MAX_AGE": MAX_AGE,
-                                                    "OBS_BROKER_URL": url})
-        worker.wait_ready()
+        worker = start_worker("default", ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE, ATOMFLEET_BROKER_URL=url,
+                              ATOMFLEET_RESULT_BACKEND_URL=url)
+        wait_for(worker.ready, 90, "worker ready")
         control = Celery("atomfleet", broker=url).control
 
         # When it stops consuming its queue, it is not ready (but alive); consuming again: ready

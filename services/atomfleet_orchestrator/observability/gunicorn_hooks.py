@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from atomfleet.metrics._env import wipe_multiproc_dir
+from atomfleet.metrics import wipe_multiproc_dir
 
 __all__ = ["child_exit", "on_starting", "post_fork", "pre_fork"]
 
@@ -32,7 +32,7 @@ def pre_fork(server: Any, worker: Any) -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    from atomfleet.metrics._process import set_identifier
+    from atomfleet.metrics import set_identifier
 
     slot = getattr(worker, _SLOT, None)
     set_identifier(f"g{slot}" if slot is not None else str(os.getpid()))

@@ -6,7 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from atomfleet_orchestrator.observability.metrics import API_REQUEST_DURATION, API_REQUESTS
+from atomfleet_orchestrator.observability.metrics import (
+    API_REQUEST_DURATION,
+    API_REQUESTS,
+    precreate_api_series,
+)
 
 __all__ = ["RequestMetricsMiddleware", "route_of"]
 
@@ -24,10 +28,16 @@ def route_of(request: Any) -> str:
 
 
 class RequestMetricsMiddleware:
-    """Put it first in ``MIDDLEWARE`` so the duration covers the whole stack."""
+    """Put it first in ``MIDDLEWARE`` so the duration covers the whole stack.
+
+    Django builds the middleware once per process when it loads the WSGI application (after the
+    apps, and with them the catalog, are ready): that is when the API's known series are created
+    at 0, before the first request and the first publish.
+    """
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         self.get_response = get_response
+        precreate_api_series()
 
     def __call__(self, request: Any) -> Any:
         started = time.perf_counter()

@@ -1,8 +1,6 @@
-"""``/metrics`` of the API: every gunicorn worker's counters plus the queue and outbox gauges.
-
-The queue gauges (``atomfleet_queue_backlog``, ``atomfleet_queue_oldest_age_seconds``,
-``celery_queue_length``) are exported here for every declared queue, so that an autoscaler can
-start the first worker of a queue scaled to zero.
+"""``/metrics`` of the API: the counters of every gunicorn worker (requests, runs submitted, tasks
+published). Fleet-wide gauges — queues, outbox, run demand, worker liveness — are beat's
+(``observability.fleet``): one exporter each, so ``sum`` and ``max`` both give the true value.
 """
 
 from __future__ import annotations

@@ -11,11 +11,13 @@ import shutil
 
 DEFAULT_MULTIPROC_DIR = "/tmp/atomfleet-metrics"
 DEFAULT_METRICS_PORT = 9808
+DEFAULT_NEW_SERIES_DELAY = 60.0
 
 __all__ = [
     "DEFAULT_METRICS_PORT",
     "DEFAULT_MULTIPROC_DIR",
     "declared_queues",
+    "new_series_delay",
     "ensure_multiproc_dir",
     "metrics_port",
     "wipe_multiproc_dir",
@@ -65,6 +67,12 @@ def wipe_multiproc_dir(kind: str = "group") -> str:
 
 def metrics_port() -> int:
     return int(os.environ.get("ATOMFLEET_METRICS_PORT", DEFAULT_METRICS_PORT))
+
+
+def new_series_delay() -> float:
+    """Seconds a label set seen for the first time stays at 0 before it counts
+    (``ATOMFLEET_METRICS_NEW_SERIES_DELAY``, default 60; keep it above the scrape interval)."""
+    return max(0.0, float(os.environ.get("ATOMFLEET_METRICS_NEW_SERIES_DELAY", DEFAULT_NEW_SERIES_DELAY)))
 
 
 def declared_queues() -> list[str]:

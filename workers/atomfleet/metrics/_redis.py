@@ -1,20 +1,29 @@
-"""Broker-side queue statistics for Redis, read with a bounded number of commands.
+"""Broker-side queue statistics and worker reports in Redis, read with a bounded number of commands.
 
 Per queue: ``LLEN`` and ``LINDEX -1`` of each priority list (kombu names them ``<queue>``,
 ``<queue>\\x06\\x163``, ``...6``, ``...9``; it LPUSHes and BRPOPs, so index -1 is the next message
-and the oldest of its list) and ``HGETALL`` of a small hash where each worker reports how many
-messages it fetched but has not started (one field per worker host). One pipelined round trip for
-all queues; no keyspace scans. Prefetched messages are invisible to ``LLEN`` (kombu keeps them in
-its ``unacked`` hash together with running ``acks_late`` tasks), hence the worker reports.
+and the oldest of its list). Plus one ``HGETALL`` of the worker report hash ``atomfleet:workers``:
+the main process of every worker writes one field (its Celery hostname) saying when it last
+reported and, per consumed queue, how many messages it fetched but has not started (prefetched
+messages are invisible to ``LLEN``: kombu keeps them in its ``unacked`` hash together with running
+``acks_late`` tasks). The report doubles as the worker's heartbeat: beat exports
+``celery_worker_up`` from it. One pipelined round trip for all queues; no keyspace scans.
+
+Report times are Redis server times (``TIME``), so clock skew between nodes never makes a worker
+look down. Timings of a report: written when it changes and at least every :data:`WORKER_REPORT_INTERVAL`
+seconds; *fresh* while younger than :data:`WORKER_STALE_AFTER` (the worker counts as up and its
+prefetched messages count in the backlog); *stale* after that (the worker counts as down: paused,
+hung, lost its Redis connection, or killed without a shutdown); *forgotten* (field deleted) after
+:data:`WORKER_FORGET_AFTER`, longer than the 15 minutes celery-exporter's ``CeleryWorkerDown``
+waits. A worker that shuts down cleanly deletes its field at once (no ``celery_worker_up`` 0).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -22,17 +31,26 @@ import redis
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "PREFETCH_STALE_AFTER",
+    "PUBLISHED_AT_HEADER",
+    "WORKER_FORGET_AFTER",
+    "WORKER_REPORT_INTERVAL",
+    "WORKER_STALE_AFTER",
     "PublishedAt",
     "QueueStats",
     "RedisQueueStats",
+    "WorkerReport",
     "published_at_of",
 ]
 
 PUBLISHED_AT_HEADER = "atomfleet_published_at"
-#: A worker's prefetch report older than this is ignored (the worker died or lost Redis).
-PREFETCH_STALE_AFTER = 15.0
-PREFETCH_KEY_TTL = 60
+#: A worker writes its report at least this often (seconds).
+WORKER_REPORT_INTERVAL = 5.0
+#: A report older than this is stale: the worker is down (``celery_worker_up`` 0), its prefetch
+#: report no longer counts.
+WORKER_STALE_AFTER = 15.0
+#: A report older than this is deleted: the worker's ``celery_worker_up`` series ends.
+WORKER_FORGET_AFTER = 3600.0
+WORKERS_KEY = "atomfleet:workers"
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
 DEFAULT_SEP = "\x06\x16"
 
@@ -57,6 +75,37 @@ class QueueStats:
         return max(0.0, now - self.oldest_published_at)
 
 
+@dataclass(frozen=True)
+class WorkerReport:
+    """One worker's heartbeat report: when, and per consumed queue (prefetched, oldest stamp)."""
+
+    hostname: str
+    reported_at: float
+    queues: Mapping[str, tuple[int, PublishedAt]] = field(default_factory=dict)
+
+    def age(self, now: float) -> float:
+        return max(0.0, now - self.reported_at)
+
+    def fresh(self, now: float) -> bool:
+        return self.age(now) <= WORKER_STALE_AFTER
+
+    def encode(self) -> str:
+        return json.dumps({"at": self.reported_at, "queues": {q: list(v) for q, v in self.queues.items()}})
+
+    @classmethod
+    def decode(cls, hostname: bytes | str, raw: bytes | str) -> WorkerReport | None:
+        try:
+            name = hostname.decode() if isinstance(hostname, bytes) else hostname
+            data = json.loads(raw)
+            queues = {
+                str(q): (int(count), None if oldest is None else float(oldest))
+                for q, (count, oldest) in data.get("queues", {}).items()
+            }
+            return cls(name, float(data["at"]), queues)
+        except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
+            return None
+
+
 def published_at_of(raw: bytes | str | None) -> float | None:
     """The ``atomfleet_published_at`` header of a kombu Redis message payload (JSON), if any."""
     if raw is None:
@@ -78,7 +127,7 @@ def _first_url(broker_url: str | list[str] | tuple[str, ...] | None) -> str | No
 
 
 class RedisQueueStats:
-    """Reads queue statistics and stores the worker prefetch reports (kombu's key layout)."""
+    """Reads queue statistics and stores the worker reports (kombu's key layout and prefix)."""
 
     def __init__(
         self,
@@ -125,24 +174,35 @@ class RedisQueueStats:
             keys.append(self.prefix + name)
         return keys
 
-    def prefetch_key(self, queue: str) -> str:
-        return f"{self.prefix}atomfleet:prefetched:{queue}"
+    @property
+    def workers_key(self) -> str:
+        return self.prefix + WORKERS_KEY
 
-    # Reading ----------------------------------------------------------------------------------
+    # Reading (beat) ---------------------------------------------------------------------------
+
+    def server_time(self) -> float:
+        seconds, micros = self.client.time()
+        return seconds + micros / 1e6
 
     def read(self, queues: Iterable[str], now: float | None = None) -> dict[str, QueueStats]:
-        """Statistics of every queue: ``(2 x priority steps + 1)`` commands per queue, pipelined."""
+        """Statistics of every queue: ``2 x priority steps`` commands per queue + 2, pipelined.
+
+        ``now`` (default: Redis server time) decides which worker reports are fresh.
+        """
         queues = list(dict.fromkeys(queues))
         pipe = self.client.pipeline(transaction=False)
         for queue in queues:
             for key in self.list_keys(queue):
                 pipe.llen(key)
                 pipe.lindex(key, -1)
-            pipe.hgetall(self.prefetch_key(queue))
+        pipe.hgetall(self.workers_key)
+        pipe.time()
         replies = pipe.execute()
-        now = time.time() if now is None else now
+        seconds, micros = replies[-1]
+        now = seconds + micros / 1e6 if now is None else now
+        fresh = [r for r in self._decode_reports(replies[-2]) if r.fresh(now)]
         stats: dict[str, QueueStats] = {}
-        per_queue = 2 * len(self.priority_steps) + 1
+        per_queue = 2 * len(self.priority_steps)
         for i, queue in enumerate(queues):
             chunk = replies[i * per_queue : (i + 1) * per_queue]
             length = 0
@@ -153,40 +213,40 @@ class RedisQueueStats:
                 if stamp is not None:
                     stamps.append(stamp)
             prefetched = 0
-            for value in (chunk[-1] or {}).values():
-                count, oldest, reported_at = _parse_report(value)
-                if reported_at is None or now - reported_at > PREFETCH_STALE_AFTER:
-                    continue
+            for report in fresh:
+                count, oldest = report.queues.get(queue, (0, None))
                 prefetched += count
                 if oldest is not None:
                     stamps.append(oldest)
             stats[queue] = QueueStats(length, prefetched, min(stamps) if stamps else None)
         return stats
 
+    def worker_reports(self, now: float | None = None) -> list[WorkerReport]:
+        """Reports not yet forgotten (fresh and stale); deletes the forgotten ones."""
+        now = self.server_time() if now is None else now
+        reports = self._decode_reports(self.client.hgetall(self.workers_key))
+        keep = [r for r in reports if r.age(now) <= WORKER_FORGET_AFTER]
+        forgotten = [r.hostname for r in reports if r.age(now) > WORKER_FORGET_AFTER]
+        if forgotten:
+            self.client.hdel(self.workers_key, *forgotten)
+        return sorted(keep, key=lambda r: r.hostname)
+
+    @staticmethod
+    def _decode_reports(raw: Mapping[Any, Any] | None) -> list[WorkerReport]:
+        reports = [WorkerReport.decode(name, value) for name, value in (raw or {}).items()]
+        return [r for r in reports if r is not None]
+
     # Writing (worker main process) ------------------------------------------------------------
 
-    def report_prefetched(
-        self, hostname: str, reports: Mapping[str, tuple[int, float | None]], now: float
-    ) -> None:
+    def report_worker(self, hostname: str, queues: Mapping[str, tuple[int, PublishedAt]]) -> WorkerReport:
+        """Write this worker's report, stamped with the Redis server time; returns it."""
+        report = WorkerReport(hostname, self.server_time(), dict(queues))
         pipe = self.client.pipeline(transaction=False)
-        for queue, (count, oldest) in reports.items():
-            key = self.prefetch_key(queue)
-            oldest_text = repr(oldest) if oldest is not None else "-"
-            pipe.hset(key, hostname, f"{count} {oldest_text} {now!r}")
-            pipe.expire(key, PREFETCH_KEY_TTL)
+        pipe.hset(self.workers_key, report.hostname, report.encode())
+        # The hash outlives every report in it; it goes when the last worker stopped reporting.
+        pipe.expire(self.workers_key, int(WORKER_FORGET_AFTER))
         pipe.execute()
+        return report
 
-    def forget_prefetched(self, hostname: str, queues: Iterable[str]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        for queue in queues:
-            pipe.hdel(self.prefetch_key(queue), hostname)
-        pipe.execute()
-
-
-def _parse_report(value: bytes | str) -> tuple[int, float | None, float | None]:
-    try:
-        text = value.decode() if isinstance(value, bytes) else value
-        count, oldest, reported_at = text.split()
-        return int(count), (None if oldest == "-" else float(oldest)), float(reported_at)
-    except (ValueError, UnicodeDecodeError):
-        return 0, None, None
+    def forget_worker(self, hostname: str) -> None:
+        self.client.hdel(self.workers_key, hostname)

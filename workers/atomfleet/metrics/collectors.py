@@ -1,11 +1,18 @@
-"""Scrape-time collectors, registered on the serving registry next to the multiprocess collector.
+"""Scrape-time collectors, registered on a serving registry next to the multiprocess collector.
+
+Fleet-wide (one exporter: beat, so ``sum`` and ``max`` both give the true value):
 
 - :class:`QueueCollector`: ``celery_queue_length``, ``atomfleet_queue_backlog``,
-  ``atomfleet_queue_oldest_age_seconds``, ``atomfleet_queue_prefetched`` for every declared queue.
-  Every worker pod and the API export the same values: aggregate with ``max by (queue_name)``.
-- :class:`WorkerStateCollector`: ``celery_worker_up``, ``celery_worker_tasks_active``,
-  ``atomfleet_worker_slots``, ``atomfleet_worker_busy_slots``, ``atomfleet_worker_prefetched``
-  read from the worker main process's own request bookkeeping (``celery.worker.state``).
+  ``atomfleet_queue_oldest_age_seconds``, ``atomfleet_queue_prefetched`` for every declared queue,
+  from Redis, and ``atomfleet_queue_metrics_up``.
+- :class:`WorkerUpCollector`: ``celery_worker_up{hostname}`` from the workers' reports in Redis:
+  1 while a worker's report is fresh, 0 once it is stale (paused, hung, killed), gone once forgotten
+  or after a clean shutdown.
+
+Per pod (the worker's main process, from its own bookkeeping in ``celery.worker.state``):
+
+- :class:`WorkerStateCollector`: ``celery_worker_tasks_active``, ``atomfleet_worker_slots``,
+  ``atomfleet_worker_busy_slots``, ``atomfleet_worker_prefetched``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,14 @@ from atomfleet.metrics._redis import PUBLISHED_AT_HEADER, RedisQueueStats
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QueueCollector", "WorkerStateCollector", "request_queue", "snapshot", "waiting_requests"]
+__all__ = [
+    "QueueCollector",
+    "WorkerStateCollector",
+    "WorkerUpCollector",
+    "request_queue",
+    "snapshot",
+    "waiting_requests",
+]
 
 
 def snapshot(requests: weakref.WeakSet[Any]) -> list[Any]:
@@ -87,8 +101,8 @@ class QueueCollector(Collector):
             return
         queues = list(self._queues())
         try:
-            now = time.time()
-            stats = self._stats.read(queues, now=now)
+            stats = self._stats.read(queues)
+            now = time.time()  # message ages: publishers stamp with their wall clock
         except Exception as exc:  # broker down: report it, never fail the scrape
             if time.monotonic() - self._last_error_log > 60:
                 self._last_error_log = time.monotonic()
@@ -125,6 +139,37 @@ class QueueCollector(Collector):
         yield from (length, backlog, prefetched, oldest, up)
 
 
+class WorkerUpCollector(Collector):
+    """``celery_worker_up`` of every worker that reported recently (see ``_redis`` for timings)."""
+
+    def __init__(self, stats: RedisQueueStats | None) -> None:
+        self._stats = stats
+        self._last_error_log = 0.0
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self._stats is None:
+            return
+        try:
+            now = self._stats.server_time()
+            reports = self._stats.worker_reports(now)
+        except Exception as exc:  # broker down: atomfleet_queue_metrics_up says so
+            if time.monotonic() - self._last_error_log > 60:
+                self._last_error_log = time.monotonic()
+                log.warning("worker reports unavailable: %s", exc)
+            return
+        up = GaugeMetricFamily(
+            "celery_worker_up",
+            "1 while the worker's report in Redis is fresh, 0 once it is stale (paused, hung, killed).",
+            labels=["hostname"],
+        )
+        for report in reports:
+            up.add_metric([report.hostname], 1 if report.fresh(now) else 0)
+        yield up
+
+
 class WorkerStateCollector(Collector):
     """Liveness and saturation of this worker process group, from the main process's state."""
 
@@ -148,8 +193,6 @@ class WorkerStateCollector(Collector):
         queues = list(self._queues())
         active = snapshot(state.active_requests)
         waiting = waiting_requests()
-        up = GaugeMetricFamily("celery_worker_up", "1 while the worker serves metrics.", labels=["hostname"])
-        up.add_metric([host], 1)
         tasks_active = GaugeMetricFamily(
             "celery_worker_tasks_active", "Tasks running in this worker's pool.", labels=["hostname"]
         )
@@ -175,4 +218,4 @@ class WorkerStateCollector(Collector):
             prefetched.add_metric(
                 [queue, host], sum(1 for r in waiting if request_queue(r, default) == queue)
             )
-        yield from (up, tasks_active, slots, busy, prefetched)
+        yield from (tasks_active, slots, busy, prefetched)

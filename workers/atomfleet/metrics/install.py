@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
 from typing import Any
 
 from celery import Celery, signals
@@ -15,11 +15,19 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from atomfleet.metrics import definitions as m
-from atomfleet.metrics._env import declared_queues, metrics_port, wipe_multiproc_dir
+from atomfleet.metrics._env import metrics_port, new_series_delay, wipe_multiproc_dir
 from atomfleet.metrics._process import current_identifier, set_identifier
 from atomfleet.metrics._redis import PUBLISHED_AT_HEADER, RedisQueueStats
-from atomfleet.metrics._reporter import PrefetchReporter
-from atomfleet.metrics.collectors import QueueCollector, WorkerStateCollector
+from atomfleet.metrics._reporter import WorkerReporter
+from atomfleet.metrics._series import (
+    ATOM_TASK_PREFIX,
+    OUTCOMES,
+    is_known,
+    precreate_worker,
+    record_run_finished,
+)
+from atomfleet.metrics._series import child as _child
+from atomfleet.metrics.collectors import WorkerStateCollector
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +35,11 @@ __all__ = [
     "OUTCOMES",
     "build_worker_registry",
     "install_worker_metrics",
+    "publisher_hostname",
     "record_message_ignored",
     "record_run_finished",
     "record_superseded",
 ]
-
-OUTCOMES = frozenset({"succeeded", "failed", "cancelled", "retrying", "worker_lost", "time_limit"})
-ATOM_TASK_PREFIX = "atomfleet.atom."
 
 
 class _State:
@@ -45,36 +51,56 @@ class _State:
         self.worker: Any = None
         self.consumed: list[str] = []
         self.stats: RedisQueueStats | None = None
-        self.reporter: PrefetchReporter | None = None
+        self.reporter: WorkerReporter | None = None
         self.server: Any = None
         self.started: dict[str, float] = {}  # task id -> perf_counter start, while running
         # (task id, exception) failures already counted by the main process (bounded, see below)
         self.main_failures: OrderedDict[tuple[str, str], None] = OrderedDict()
+        # First increments of label sets new to this process, counted after a delay (see _count).
+        self.deferred: dict[int, Any] = {}
+        self.deferred_lock = threading.Lock()
 
 
 _state = _State()
-_children: dict[tuple[Any, ...], Any] = {}
 
 
-def _child(metric: Any, *labels: str) -> Any:
-    """``metric.labels(*labels)``, cached: the hot path skips prometheus_client's lock and checks.
+def publisher_hostname() -> str:
+    """The ``hostname`` label of what this process publishes (pod name; Celery node in workers)."""
+    return _state.hostname
 
-    Bounded like the label sets themselves (no ids in labels).
+
+def _count(metric: Any, *labels: str) -> None:
+    """Increment in the worker's main process; a label set not known in advance (a rejected
+    message naming an unregistered task) is exported at 0 first and counted ``new_series_delay()``
+    seconds later, so that ``increase()`` over a scrape before and one after sees its first event.
     """
-    key = (id(metric), *labels)
-    child = _children.get(key)
-    if child is None:
-        child = _children[key] = metric.labels(*labels)
-    return child
+    delay = new_series_delay()
+    if is_known(metric, *labels) or not delay:
+        _child(metric, *labels).inc()
+        return
+    counter = _child(metric, *labels)  # exported at 0 from the next scrape on
+    timer: threading.Timer
+
+    def fire() -> None:
+        with _state.deferred_lock:
+            pending = _state.deferred.pop(id(timer), None)
+        if pending is not None:
+            pending.inc()
+
+    timer = threading.Timer(delay, fire)
+    timer.daemon = True
+    with _state.deferred_lock:
+        _state.deferred[id(timer)] = counter
+    timer.start()
 
 
-def record_run_finished(atom: str, queue: str, outcome: str, duration_s: float | None) -> None:
-    """Count a finished atom run; ``duration_s=None`` counts it without observing a duration."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown run outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
-    _child(m.RUNS, atom, queue, outcome).inc()
-    if duration_s is not None:
-        _child(m.RUN_DURATION, atom, queue).observe(max(0.0, duration_s))
+def _flush_deferred() -> None:
+    """Count every deferred first increment now (the worker is shutting down)."""
+    with _state.deferred_lock:
+        pending = list(_state.deferred.values())
+        _state.deferred.clear()
+    for counter in pending:
+        counter.inc()
 
 
 def record_message_ignored(atom: str, queue: str, reason: str) -> None:
@@ -94,24 +120,13 @@ def _queue_of(request: Any) -> str:
     return info.get("routing_key") or info.get("exchange") or _default_queue()
 
 
-def all_queues() -> list[str]:
-    """Declared queues (``ATOMFLEET_QUEUES``) plus the app's queues plus those consumed here."""
-    names = list(declared_queues())
-    app = _state.app
-    if app is not None and app.conf.task_queues:
-        names += [q.name for q in app.conf.task_queues]
-    names += _state.consumed
-    return list(dict.fromkeys(names))
+def build_worker_registry(with_worker_state: bool = True) -> CollectorRegistry:
+    """Registry served by the worker main process: multiprocess files + this pod's state.
 
-
-def build_worker_registry(
-    queues: Iterable[str] | None = None, with_worker_state: bool = True
-) -> CollectorRegistry:
-    """Registry served by the worker main process: multiprocess files + scrape-time collectors."""
+    Fleet-wide gauges (queue length, backlog, ``celery_worker_up``) are beat's, not the worker's.
+    """
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
-    fixed = list(queues) if queues is not None else None
-    registry.register(QueueCollector(_state.stats, (lambda: fixed) if fixed else all_queues))
     if with_worker_state:
         registry.register(
             WorkerStateCollector(
@@ -164,7 +179,9 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
     _state.consumed = list(consume_from or [])
     set_identifier("main")
     path = wipe_multiproc_dir("worker")
-    _preinitialize_runs(app)
+    # Every known label set at 0 before the pool forks and before the first message arrives.
+    created = precreate_worker(_state.hostname, _state.consumed)
+    log.debug("worker metrics: %d label sets created at 0", created)
     if app is not None:
         _state.stats = RedisQueueStats.from_app(app)
     port = metrics_port()
@@ -174,27 +191,13 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
             log.info("worker metrics on :%d/metrics (multiprocess folder %s)", port, path)
         except OSError as exc:
             log.error("cannot serve worker metrics on port %d: %s", port, exc)
-    if _state.stats is not None and _state.consumed:
-        _state.reporter = PrefetchReporter(_state.stats, _state.hostname, lambda: _state.consumed)
+    if _state.stats is not None:
+        _state.reporter = WorkerReporter(_state.stats, _state.hostname, lambda: _state.consumed)
         _state.reporter.start()
 
 
-def _preinitialize_runs(app: Any) -> None:
-    """Create the run counters of this worker's atoms at 0, so ``increase()`` sees the first one."""
-    if app is None:
-        return
-    for name, task in list(app.tasks.items()):
-        if not name.startswith(ATOM_TASK_PREFIX):
-            continue
-        # An atom routed to a queue this worker does not consume gets no series here.
-        routed = getattr(task, "queue", None)
-        queues = _state.consumed if routed is None else [q for q in _state.consumed if q == routed]
-        for queue in queues:
-            for outcome in OUTCOMES:
-                _child(m.RUNS, name[len(ATOM_TASK_PREFIX) :], queue, outcome)
-
-
 def _on_worker_shutdown(**_: Any) -> None:
+    _flush_deferred()
     if _state.reporter is not None:
         _state.reporter.stop()
         _state.reporter = None
@@ -216,12 +219,12 @@ def _on_task_revoked(sender: Any = None, request: Any = None, **_: Any) -> None:
 
 def _on_task_rejected(message: Any = None, **_: Any) -> None:
     headers = getattr(message, "headers", None) or {}
-    _child(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message)).inc()
+    _count(m.TASK_REJECTED, headers.get("task", "unknown"), _state.hostname, _queue_of(message))
 
 
 def _on_task_unknown(message: Any = None, name: str | None = None, **_: Any) -> None:
-    # An unregistered task name: the message is rejected (celery-exporter counts it there too).
-    _child(m.TASK_REJECTED, name or "unknown", _state.hostname, _queue_of(message)).inc()
+    # An unregistered task name: the message is rejected and counted as such.
+    _count(m.TASK_REJECTED, name or "unknown", _state.hostname, _queue_of(message))
 
 
 # Pool child (and main process for hard time limits / lost children) --------------------------
@@ -296,7 +299,10 @@ def _on_task_failure(
     exc_name = type(exception).__name__ if exception is not None else "unknown"
     if current_identifier() == "main" and not _first_report_in_main(task_id, exc_name):
         return
-    _child(m.TASK_FAILED, name, _state.hostname, queue, exc_name).inc()
+    if current_identifier() == "main":
+        _count(m.TASK_FAILED, name, _state.hostname, queue, exc_name)
+    else:  # a pool child may exit right after the task: count now
+        _child(m.TASK_FAILED, name, _state.hostname, queue, exc_name).inc()
     # A child killed by the hard time limit, or lost, cannot report its run: the main process does.
     if current_identifier() == "main" and name.startswith(ATOM_TASK_PREFIX):
         outcome = {"TimeLimitExceeded": "time_limit", "WorkerLostError": "worker_lost"}.get(exc_name)
@@ -330,9 +336,12 @@ _HANDLERS = (
 def install_worker_metrics(app: Celery) -> None:
     """Connect the metrics to ``app``; call once where the Celery app is built (before forking).
 
-    Harmless in non-worker processes (API, beat): they only count the tasks they publish. In a
-    worker, the main process wipes ``PROMETHEUS_MULTIPROC_DIR`` and serves ``/metrics`` on
-    ``ATOMFLEET_METRICS_PORT`` (0 disables the server) from ``worker_init`` on.
+    Harmless in non-worker processes (API, beat, Flower, shells): they only count the tasks they
+    publish (the API and beat also create their ``sent`` series at 0 and serve them, see
+    ``atomfleet_orchestrator.observability``). In a worker, the main process wipes
+    ``PROMETHEUS_MULTIPROC_DIR``, creates every known label set at 0, starts the worker report
+    and serves ``/metrics`` on ``ATOMFLEET_METRICS_PORT`` (0 disables the server) from
+    ``worker_init`` on.
     """
     _state.app = app
     for signal, handler in _HANDLERS:

@@ -35,15 +35,14 @@ Workers: one Deployment (+ autoscaler, PDB) per entry of workers.queues, merged 
 {{- end -}}
 
 {{/*
-Demand of a queue = messages waiting (backlog, incl. priority lists and fetched-not-started) plus
-tasks running (busy slots). With target = slots per pod (concurrency) and an AverageValue target,
-the autoscaler computes desired = ceil(demand / concurrency) = ceil((backlog + busy) / slots).
-The backlog is exported by every worker pod and the API for every declared queue (max, not sum);
-busy slots are per pod (sum; 0 when no worker of the queue runs, so 0 -> N works).
+Demand of a queue = runs that need a slot now: waiting (queued or retrying) + running, counted in
+the database by beat (atomfleet_queue_demand). With target = slots per pod (concurrency) and an
+AverageValue target, the autoscaler computes desired = ceil(demand / concurrency). Beat is the one
+exporter, so max and sum give the same value; max also stays right if a second scrape job ever
+duplicates beat's series. Beat exports every declared queue whether or not any worker runs: 0 -> N.
 */}}
 {{- define "atomfleet.worker.demandQuery" -}}
-{{- $m := include "atomfleet.worker.matchers" . -}}
-{{- printf "max(atomfleet_queue_backlog{%s}) + (sum(atomfleet_worker_busy_slots{%s}) or vector(0))" $m $m -}}
+{{- printf "max(atomfleet_queue_demand{%s})" (include "atomfleet.worker.matchers" .) -}}
 {{- end -}}
 
 {{/* The worker's command line (exec form: celery is PID 1 and receives SIGTERM). dict "ctx" $ "queue" <name> "q" <merged> */}}
