@@ -127,6 +127,8 @@ def fleet(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytes
         ATOMFLEET_OUTBOX_GRACE_SECONDS="30",
         # A rejected unregistered name counts after its series was scraped at 0 (above 1 s scrapes).
         ATOMFLEET_METRICS_NEW_SERIES_DELAY="2",
+        # Flower reads task events; the chart turns them on with Flower (flower.enabled).
+        ATOMFLEET_TASK_EVENTS="true",
     )
     started_at = time.time()
     processes: list[Process] = []

@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Count, DurationField, ExpressionWrapper, Min, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Coalesce, Now
 
-from atomfleet_orchestrator.runs.lifecycle import WAITING, RunStatus
+from atomfleet_orchestrator.runs.lifecycle import RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
-
-_WAITING_STATUSES = sorted(s.value for s in WAITING)
 
 __all__ = ["QueueCounts", "queue_counts"]
 
@@ -24,7 +22,7 @@ __all__ = ["QueueCounts", "queue_counts"]
 class QueueCounts:
     """Runs of one queue that are not finished."""
 
-    waiting: int  # accepted, waiting for a worker slot (first attempt or the next one)
+    waiting: int  # waiting for a worker slot: accepted, or a retry that is due
     running: int  # holding a worker slot
     oldest_waiting_age_seconds: float = 0.0  # 0 when none waits
 
@@ -33,7 +31,8 @@ class QueueCounts:
         return self.waiting + self.running
 
 
-_WAITING = Q(status__in=_WAITING_STATUSES)
+# A retry in its backoff needs no slot yet; it counts from the moment it is due.
+_WAITING = Q(status=RunStatus.QUEUED.value) | Q(status=RunStatus.RETRYING.value, next_attempt_at__lte=Now())
 
 
 def queue_counts() -> dict[str, QueueCounts]:
@@ -43,14 +42,15 @@ def queue_counts() -> dict[str, QueueCounts]:
     pod) does not matter.
     """
     rows = (
-        AtomRun.objects.filter(_WAITING | Q(status=RunStatus.RUNNING.value))
+        AtomRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RETRYING, RunStatus.RUNNING])
         .order_by()
         .values("queue")
         .annotate(
             waiting=Count("id", filter=_WAITING),
             running=Count("id", filter=Q(status=RunStatus.RUNNING.value)),
             oldest_age=ExpressionWrapper(
-                Now() - Min("created_at", filter=_WAITING), output_field=DurationField()
+                Now() - Min(Coalesce("next_attempt_at", "created_at"), filter=_WAITING),
+                output_field=DurationField(),
             ),
         )
     )
