@@ -13,14 +13,35 @@ import render as chart_render  # noqa: E402  (hack/render.py, the project render
 
 RENDER = [sys.executable, str(ROOT / "hack" / "render.py")]
 VALUES_FILES = [p.name for p in chart_render.values_files()]
+# Scenario values files of k8s-tests/scenarios/ (named relative to the repository root).
+SCENARIO_FILES = [str(p.relative_to(ROOT)) for p in chart_render.scenario_files()]
+# Secret keys the chart fills with random values (kept with `lookup` on a cluster): they differ
+# between any two renders without a cluster, so comparisons of renders mask them.
+GENERATED_SECRET_KEYS = frozenset({"secret-key", "redis-password", "postgres-password", "root-password",
+                                   "basic-auth", "token"})
 # CI runs with shared/ beside the clone.
 CRD_DIR = ROOT.parent / "shared" / "crds"
 
 
 def render(files: list[str] | None = None, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Objects of `hack/render.py -f values/<file>... ` plus `values` (merged last)."""
-    paths = [ROOT / "values" / f for f in files or []]
+    paths = [ROOT / f if "/" in f else ROOT / "values" / f for f in files or []]
     return chart_render.render_objects(chart_render.load_values(paths, values))
+
+
+def comparable(objs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Objects by (kind, namespace, name), generated Secret values masked: two renders of the same
+    values must be equal in this form."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for obj in objs:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta.get("namespace", ""), meta["name"])
+        assert key not in out, f"rendered twice: {key}"
+        if obj["kind"] == "Secret":
+            obj = {**obj, "data": {k: "<generated>" if k in GENERATED_SECRET_KEYS else v
+                                   for k, v in (obj.get("data") or {}).items()}}
+        out[key] = obj
+    return out
 
 
 # ------------------------------------------------------------------ small object queries
