@@ -25,6 +25,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "atomfleet_orchestrator.observability.middleware.RequestMetricsMiddleware",
+    # Kubelet probes (Host: <pod IP>:<port>) are answered before host validation.
+    "atomfleet_orchestrator.http.probes.ProbeMiddleware",
     "atomfleet_orchestrator.http.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
