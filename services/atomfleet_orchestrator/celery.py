@@ -18,6 +18,7 @@ from atomfleet.catalog import load_catalog  # noqa: E402
 from atomfleet.metrics import install_worker_metrics  # noqa: E402
 from atomfleet.probes import install_worker_probes  # noqa: E402
 from atomfleet_orchestrator.runs.tasks import register_tasks  # noqa: E402
+from atomfleet_orchestrator.worker_checks import install_worker_checks  # noqa: E402
 
 app = Celery("atomfleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -27,3 +28,4 @@ register_tasks(app, catalog)
 # Worker pods: Prometheus metrics (prefork-safe) on ATOMFLEET_METRICS_PORT and probe files.
 install_worker_metrics(app)
 install_worker_probes(app)
+install_worker_checks(app)  # e.g. the pod's grace period against the atoms' soft time limits
