@@ -61,7 +61,7 @@ def container(obj: dict[str, Any], name: str | None = None) -> dict[str, Any]:
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj["spec"]["template"]["spec"]
+    return obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
 
 
 def env_of(c: dict[str, Any]) -> dict[str, Any]:
@@ -73,4 +73,4 @@ def by_component(objs: list[dict[str, Any]], component: str) -> list[dict[str, A
     return [o for o in objs if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]
 
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "Pod")  # Pods: the `helm test` hooks

@@ -9,6 +9,7 @@ otherwise."""
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -23,10 +24,13 @@ from localpod import Pod, free_port, missing_modules, wait_until
 
 pytestmark = pytest.mark.fleet
 
-REDIS = "redis://127.0.0.1:6379"
-BROKER_DB, RESULT_DB = 14, 15
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "atomfleet_chart_scaling"
+REDIS = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+BROKER_DB = 12
+_PG = os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/atomfleet")
+PG_ADMIN = _PG.rsplit("/", 1)[0] + "/postgres"
+DB_NAME = f"{_PG.rsplit('/', 1)[1]}_chart_scaling"
+# INTERIM (see test_chart_code.py): the code still falls back to REDIS_URL for a result backend.
+NO_RESULT_BACKEND = {"REDIS_URL": REDIS}
 CONCURRENCY = 2
 RUNS = 5  # 2 running (busy slots) + 3 waiting (backlog, prefetched or in Redis)
 NAMESPACE = "atomfleet"
@@ -51,12 +55,14 @@ def objs(prometheus_bin: str) -> list[dict[str, Any]]:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
-    for db in (BROKER_DB, RESULT_DB):
-        redis.Redis.from_url(f"{REDIS}/{db}").flushdb()
+    from urllib.parse import urlsplit
+
+    redis.Redis.from_url(f"{REDIS}/{BROKER_DB}").flushdb()
+    url = urlsplit(REDIS)
     return render([], {
         "redis": {"enabled": False},
-        "externalRedis": {"host": "127.0.0.1", "brokerDatabase": BROKER_DB, "resultDatabase": RESULT_DB},
-        "externalDatabase": {"existingSecret": "", "url": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"},
+        "externalRedis": {"host": url.hostname, "port": url.port or 6379, "brokerDatabase": BROKER_DB},
+        "externalDatabase": {"existingSecret": "", "url": _PG.rsplit("/", 1)[0] + f"/{DB_NAME}"},
         "storage": {"backend": "local", "local": {"existingClaim": "shared"}},
         "config": {"logFormat": "console", "dispatchInterval": 2},
         "autoscaling": {"prometheus": {"serverAddress": "http://prometheus:9090"}},
@@ -69,14 +75,16 @@ def fleet(objs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) 
     tmp = tmp_path_factory.mktemp("scaling")
     storage = tmp / "storage"
     storage.mkdir()
-    migrate = Pod("migrations", container(one(objs, "Job", "atomfleet-migrations")), objs, tmp)
+    migrate = Pod("migrations", container(one(objs, "Job", "atomfleet-migrations")), objs, tmp, **NO_RESULT_BACKEND)
     assert migrate.run() == 0, migrate.logs()
     pods: dict[str, Pod] = {}
-    local = {"ATOMFLEET_STORAGE_LOCAL_ROOT": str(storage)}
+    local = {"ATOMFLEET_STORAGE_LOCAL_ROOT": str(storage), **NO_RESULT_BACKEND}
     try:
         pods["api"] = Pod("api", container(one(objs, "Deployment", "atomfleet-api")), objs, tmp,
-                          ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1", **local).start()
-        pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp, **local).start()
+                          ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1",
+                          ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
+        pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp,
+                           ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
         pods["worker"] = Pod("worker-default", container(one(objs, "Deployment", "atomfleet-worker-default")), objs, tmp,
                              ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
         yield pods
