@@ -65,10 +65,10 @@ MONITORING_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata
 OBSERVABILITY = {"networkPolicy": {"metrics": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}}}
 
 
-def test_worker_and_beat_metrics_only_from_the_monitoring_namespace() -> None:
+def test_worker_metrics_only_from_the_monitoring_namespace_and_beat_from_nobody() -> None:
     objs = render([], OBSERVABILITY)
-    for name in ("atomfleet-worker", "atomfleet-beat"):
-        assert _policy(objs, name)["ingress"] == [{"from": [MONITORING_PEER], "ports": [{"port": "metrics", "protocol": "TCP"}]}], name
+    assert _policy(objs, "atomfleet-worker")["ingress"] == [{"from": [MONITORING_PEER], "ports": [{"port": "metrics", "protocol": "TCP"}]}]
+    assert "ingress" not in _policy(objs, "atomfleet-beat")  # beat listens on nothing
 
 
 def test_api_metrics_port_only_from_the_monitoring_namespace_and_api_port_open_by_default() -> None:
