@@ -74,3 +74,22 @@ def by_component(objs: list[dict[str, Any]], component: str) -> list[dict[str, A
 
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "Pod")  # Pods: the `helm test` hooks
+
+
+def uninstall_leftovers(manifest: list[dict[str, Any]], hooks: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """What `helm uninstall` leaves of a release: objects annotated `helm.sh/resource-policy: keep`,
+    and hooks that no delete policy removes once they succeeded (Helm never uninstalls hooks).
+    PVCs of volumeClaimTemplates are not in either list: Helm never owned them. {kind: [names]}"""
+    out: dict[str, list[str]] = {}
+    for obj in manifest:
+        if (obj["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep":
+            out.setdefault(obj["kind"], []).append(obj["metadata"]["name"])
+    for obj in hooks:
+        policy = (obj["metadata"].get("annotations") or {}).get("helm.sh/hook-delete-policy", "before-hook-creation")
+        if "hook-succeeded" not in policy:
+            out.setdefault(obj["kind"], []).append(obj["metadata"]["name"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def is_hook(obj: dict[str, Any]) -> bool:
+    return "helm.sh/hook" in (obj["metadata"].get("annotations") or {})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from chartlib import SCENARIO_FILES, container, env_of, find, one, pod_spec, render
 
@@ -72,3 +73,15 @@ def test_test_pods_run_as_locked_down_as_the_fleet() -> None:
 def test_bad_test_values_are_rejected(render_error) -> None:
     assert "/tests/tenant" in render_error({"tests": {"tenant": "Helm Test"}})
     assert "/workers/queues/default/test/atom" in render_error({"workers": {"queues": {"default": {"test": {"atom": "Not An Atom"}}}}})
+
+
+def test_what_helm_uninstall_leaves_is_what_the_operations_guide_says() -> None:
+    """Hook objects are never uninstalled: every hook of this chart deletes itself once it succeeded;
+    the only kept object is the in-chart PostgreSQL's password Secret (docs/operations.md)."""
+    from chartlib import is_hook, uninstall_leftovers
+
+    for files, kept in ((["kind.yaml"], {"Secret": ["atomfleet-postgresql"]}), (["production.yaml"], {}), ([], {})):
+        objs = render(files)
+        assert uninstall_leftovers([o for o in objs if not is_hook(o)], [o for o in objs if is_hook(o)]) == kept, files
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    assert "helm.sh/resource-policy: keep" in docs and "hook" in docs
