@@ -152,9 +152,9 @@ def _cli(major: str, args: list[str], files: list[str | Path], overrides: dict[s
 
 
 def cli_template(major: str, files: list[str | Path] = (), overrides: dict[str, Any] | None = None,
-                 *, extra_args: list[str] | None = None) -> str:
+                 *, extra_args: list[str] | None = None, name: str = RELEASE, namespace: str = NAMESPACE) -> str:
     """`helm template` output; raises RuntimeError with helm's message when it fails."""
-    proc = _cli(major, ["template", RELEASE, str(CHART), "--namespace", NAMESPACE, *(extra_args or [])],
+    proc = _cli(major, ["template", name, str(CHART), "--namespace", namespace, *(extra_args or [])],
                 list(files), overrides)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip() or proc.stdout.strip())
@@ -274,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         set_path(overrides, path, json.loads(raw))
     if args.helm:
         try:
-            sys.stdout.write(cli_template(args.helm, args.values, overrides or None,
-                                          extra_args=["--is-upgrade"] if args.upgrade else None))
+            sys.stdout.write(cli_template(args.helm, args.values, overrides or None, name=args.name,
+                                          namespace=args.namespace, extra_args=["--is-upgrade"] if args.upgrade else None))
         except (RuntimeError, FileNotFoundError) as exc:
             print(f"Error: {exc}", file=sys.stderr)
             return 1
