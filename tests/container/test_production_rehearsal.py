@@ -191,9 +191,9 @@ def rehearsal(image: str, helper_images: tuple[str, str], tmp_path_factory: pyte
     finally:
         figures = {k: round(v, 1) for k, v in (r.figures if r else {}).items()}
         print(f"rehearsal figures (s): {json.dumps(figures)}, total {time.monotonic() - started:.0f}")
-        ns.delete()
         for name in ("redis", "postgres"):
             docker("rm", "-f", "-v", f"{ns.prefix}-{name}", check=False)
+        ns.delete()  # the pods, then the network (nothing is attached to it any more)
         if moto is not None:
             moto.stop()
 
