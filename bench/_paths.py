@@ -149,8 +149,7 @@ class AtomfleetPath:
             self._db.close()
             self._db = None
         self.fleet.stop()
-        for url in (self.fleet.broker_url, self.fleet.result_backend_url):
-            redis.Redis.from_url(url).flushdb()
+        redis.Redis.from_url(self.fleet.broker_url).flushdb()
 
     def _sql(self, query: str, *params: Any) -> Any:
         assert self._db is not None

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}", flush=True)
     stages: list[tuple[str, dict[str, Figure]]] = []
     with throwaway_database(args.database) as db_url, contextlib.ExitStack() as stack:
-        fleet = Fleet(db_url, redis_url(args.redis_db), redis_url(args.redis_db), workdir=workdir)
+        fleet = Fleet(db_url, redis_url(args.redis_db), workdir=workdir)
         stack.callback(fleet.stop)
         fleet.prepare()
         fleet.start_api()

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         ("raw_tp", "tasks/s"), ("af_tp", "runs/s"), ("raw_p50", "ms"), ("raw_p99", "ms"),
         ("af_p50", "ms"), ("af_p99", "ms"), ("af_visible", "ms"), ("af_post", "req/s"), ("af_get", "req/s"))}
     with throwaway_database(args.database) as db_url, contextlib.ExitStack() as stack:
-        af = AtomfleetPath(Fleet(db_url, redis_url(db + 2), redis_url(db + 3), workdir=workdir), load_tool=tool)
+        af = AtomfleetPath(Fleet(db_url, redis_url(db + 2), workdir=workdir), load_tool=tool)
         stack.callback(af.stop)
         stack.callback(raw.stop)
         raw.start()

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Download the pinned kind, kubectl and helm into TOOLS_DIR (default .venv/tools/bin), with their
 # published SHA-256 sums checked. mk/kind.mk puts TOOLS_DIR first on PATH for the kind targets.
+# Works on Linux and macOS (amd64, arm64): sha256sum where it exists (GNU coreutils), else
+# `shasum -a 256` (macOS), else openssl.
 set -euo pipefail
 source "$(dirname "$0")/kind/lib.sh"
 
@@ -12,8 +14,16 @@ command -v curl >/dev/null || die "curl is not installed (apt-get install curl)"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 fetch() { curl -fsSL --retry 3 -o "$2" "$1" || die "download failed: $1"; }
+sha256_of() { # sha256_of FILE: the hex digest, with whichever tool this system has
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | awk '{print $1}'
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1" | awk '{print $1}'
+  elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r "$1" | awk '{print $1}'
+  else die "no sha256sum, shasum or openssl to check downloads with"
+  fi
+}
 check() { # check FILE SHA256
-  echo "$2  $1" | sha256sum -c --quiet - || die "checksum mismatch for $1"
+  local got; got=$(sha256_of "$1")
+  [[ "$got" == "$2" ]] || die "checksum mismatch for $(basename "$1"): expected $2, got $got"
 }
 
 if [[ "$("$TOOLS_DIR/kind" version 2>/dev/null | awk '{print $2}')" != "$KIND_VERSION" ]]; then

@@ -8,6 +8,13 @@ KIND_NODE_IMAGE=${KIND_NODE_IMAGE:?KIND_NODE_IMAGE must be set (mk/kind.mk pins 
 
 need docker; need kind; need kubectl
 "$DOCKER" info >/dev/null 2>&1 || die "the Docker engine does not answer (is dockerd running?)"
+# kind v0.31's default node image, Kubernetes 1.35, does not run on cgroup v1: Kubernetes 1.35
+# removed cgroup v1 support and kind's node images dropped it with it (kind v0.31.0 release notes,
+# "Kubernetes 1.35+ Cgroup v1"; kubernetes-sigs/kind#4077). Fail here, not in a kubelet timeout.
+cgroup=$("$DOCKER" info --format '{{.CgroupVersion}}' 2>/dev/null || true)
+if [[ "$cgroup" == 1 ]]; then
+  die "the Docker engine runs with cgroup v1; the pinned node image ($KIND_NODE_IMAGE, Kubernetes 1.35) needs cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1, or a current Docker Desktop)"
+fi
 
 if "$KIND" get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
   log "cluster $CLUSTER exists; using it"

@@ -2,11 +2,15 @@
 # Install the monitoring and autoscaling stack the chart integrates with, from the upstream Helm
 # repositories at pinned chart versions (mk/kind.mk):
 #   kube-prometheus-stack  namespace monitoring (Prometheus, Grafana, the operator and its CRDs)
-#   KEDA                   namespace keda        (ScaledObjects; owns external.metrics.k8s.io)
-#   prometheus-adapter     namespace monitoring
-# Only one component can serve the external metrics API. AUTOSCALER=keda (default) installs KEDA and
-# prometheus-adapter for the custom metrics API only; AUTOSCALER=hpa installs prometheus-adapter
-# with the chart's External metric rules (values/prometheus-adapter.yaml) and removes KEDA.
+#   AUTOSCALER=keda (default): KEDA, namespace keda (ScaledObjects; it serves external.metrics.k8s.io)
+#   AUTOSCALER=hpa:            prometheus-adapter, namespace monitoring, with the chart's External
+#                              metric rules (values/prometheus-adapter.yaml) for plain HPAs
+# One APIService can serve v1beta1.external.metrics.k8s.io, so each mode removes the other's
+# release first. prometheus-adapter is not installed in keda mode: with no rules its chart renders
+# no APIService at all (its custom-metrics-apiservice.yaml needs rules.default or rules.custom, its
+# external-metrics-apiservice.yaml rules.external), so it would serve nothing.
+# Removing KEDA (`helm uninstall keda`) deletes its CRDs (the chart ships them as templates) and with
+# them every ScaledObject: deploy with AUTOSCALER=hpa afterwards (values/kind-hpa.yaml).
 set -euo pipefail
 source "$(dirname "$0")/kind/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,25 +32,27 @@ log "kube-prometheus-stack $KPS_VERSION"
   --version "$KPS_VERSION" --namespace "$MON_NS" --create-namespace \
   --values "$ROOT/hack/kind/monitoring/kube-prometheus-stack.yaml" --wait --timeout "$TIMEOUT"
 
-adapter_args=(--set "prometheus.url=http://kube-prometheus-stack-prometheus.$MON_NS.svc" --set prometheus.port=9090)
-[[ -f "$ADAPTER_VALUES" ]] && adapter_args=(--values "$ADAPTER_VALUES" "${adapter_args[@]}")
-
 if [[ $AUTOSCALER == keda ]]; then
+  if "$HELM" status prometheus-adapter --namespace "$MON_NS" >/dev/null 2>&1; then
+    log "AUTOSCALER=keda: uninstalling prometheus-adapter (KEDA serves the external metrics API)"
+    "$HELM" uninstall prometheus-adapter --namespace "$MON_NS" --wait
+  fi
   log "KEDA $KEDA_VERSION"
   "$HELM" upgrade --install keda kedacore/keda --version "$KEDA_VERSION" \
     --namespace keda --create-namespace --wait --timeout "$TIMEOUT"
-  # KEDA owns v1beta1.external.metrics.k8s.io: the adapter serves custom metrics only.
-  adapter_args+=(--set-json 'rules.external=[]')
 else
   if "$HELM" status keda --namespace keda >/dev/null 2>&1; then
-    log "AUTOSCALER=hpa: uninstalling KEDA (it would own the external metrics API)"
+    log "AUTOSCALER=hpa: uninstalling KEDA and its CRDs (it serves the external metrics API); ScaledObjects go with them"
     "$HELM" uninstall keda --namespace keda --wait
   fi
+  [[ -f "$ADAPTER_VALUES" ]] || die "$ADAPTER_VALUES is missing (the External metric rules of hpa mode)"
+  log "prometheus-adapter $ADAPTER_VERSION (External metric atomfleet_queue_demand)"
+  "$HELM" upgrade --install prometheus-adapter prometheus-community/prometheus-adapter \
+    --version "$ADAPTER_VERSION" --namespace "$MON_NS" --values "$ADAPTER_VALUES" \
+    --set "prometheus.url=http://kube-prometheus-stack-prometheus.$MON_NS.svc" --set prometheus.port=9090 \
+    --wait --timeout "$TIMEOUT"
 fi
 
-log "prometheus-adapter $ADAPTER_VERSION ($AUTOSCALER mode)"
-"$HELM" upgrade --install prometheus-adapter prometheus-community/prometheus-adapter \
-  --version "$ADAPTER_VERSION" --namespace "$MON_NS" "${adapter_args[@]}" --wait --timeout "$TIMEOUT"
-
 "$KUBECTL" get apiservices | grep -E 'NAME|metrics.k8s.io' || true
-log "monitoring is up. Grafana: kubectl -n $MON_NS port-forward svc/kube-prometheus-stack-grafana 3000:80 (admin / atomfleet)"
+log "monitoring is up ($AUTOSCALER). Deploy with the same mode: make deploy AUTOSCALER=$AUTOSCALER"
+log "Grafana: kubectl -n $MON_NS port-forward svc/kube-prometheus-stack-grafana 3000:80 (admin / atomfleet)"

@@ -3,7 +3,8 @@
 
     hack/render.py [-f values/kind.yaml ...] [--set-json 'workers.queues.reports={}'] [--notes]
     hack/render.py --values-table      # the README values table, from values.yaml `## @param` lines
-    hack/render.py --lint              # helm lint (strict) of the chart, defaults and every values/ file
+    hack/render.py --lint              # helm lint --strict (SDK, helm 3, helm 4): defaults, values/, scenarios
+    hack/render.py --helm 4 [-f ...]   # the same manifests from the helm 4 CLI (`make helm-tools`)
 
 Prints the manifests like `helm template` (hooks included, `# Source:` comments, `---` between
 documents). Exit status 1 with Helm's message when values are rejected. The functions are also
@@ -16,7 +17,9 @@ import argparse
 import copy
 import json
 import re
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "atomfleet"
 VALUES_DIR = ROOT / "values"
+# Test scenarios beside the presets (e.g. a queue added by a user), rendered and linted like them.
+SCENARIOS_DIR = ROOT / "k8s-tests" / "scenarios"
 RELEASE = "atomfleet"
 NAMESPACE = "atomfleet"
 
@@ -119,6 +124,51 @@ def values_files() -> list[Path]:
     return sorted(p for p in VALUES_DIR.glob("*.yaml") if p.name not in OTHER_CHARTS_VALUES)
 
 
+def scenario_files() -> list[Path]:
+    return sorted(SCENARIOS_DIR.glob("*.yaml"))
+
+
+# ------------------------------------------------------------------ the helm CLIs users run
+def helm_binary(major: str) -> Path:
+    """The pinned helm CLI (hack/helm_tools.py); raises FileNotFoundError with what to run."""
+    sys.path.insert(0, str(ROOT / "hack"))
+    import helm_tools
+
+    cli = next(c for c in helm_tools.CLIS if c.major == major)
+    binary = helm_tools.DEFAULT_DEST / cli.folder / "helm"
+    if not binary.exists():
+        raise FileNotFoundError(f"helm {cli.version} is not installed at {binary}: run `make helm-tools`")
+    return binary
+
+
+def _cli(major: str, args: list[str], files: list[str | Path], overrides: dict[str, Any] | None) -> subprocess.CompletedProcess[str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as extra:
+        flags = [f for path in files for f in ("-f", str(path))]
+        if overrides:
+            yaml.safe_dump(overrides, extra)
+            extra.flush()
+            flags += ["-f", extra.name]
+        return subprocess.run([str(helm_binary(major)), *args, *flags], capture_output=True, text=True, timeout=120)
+
+
+def cli_template(major: str, files: list[str | Path] = (), overrides: dict[str, Any] | None = None,
+                 *, extra_args: list[str] | None = None, name: str = RELEASE, namespace: str = NAMESPACE) -> str:
+    """`helm template` output; raises RuntimeError with helm's message when it fails."""
+    proc = _cli(major, ["template", name, str(CHART), "--namespace", namespace, *(extra_args or [])],
+                list(files), overrides)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr.strip() or proc.stdout.strip())
+    return proc.stdout
+
+
+def cli_lint(major: str, files: list[str | Path] = ()) -> list[str]:
+    """`helm lint --strict`: the problems it reports (empty when clean)."""
+    proc = _cli(major, ["lint", "--strict", str(CHART), "--namespace", NAMESPACE], list(files), None)
+    if proc.returncode == 0 and "0 chart(s) failed" in proc.stdout:
+        return []
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()] or [f"exit {proc.returncode}"]
+
+
 def values_table() -> str:
     """Markdown table of every `## @param` line of values.yaml, grouped by `## @section`."""
     lines = ["| Name | Description | Default |", "| --- | --- | --- |"]
@@ -159,18 +209,33 @@ def readme_with_table(text: str) -> str:
     return f"{head}{TABLE_START}\n\n{values_table()}\n{TABLE_END}{tail}"
 
 
-def lint_all() -> list[str]:
-    """helm lint --strict for the defaults and every values/ file; returns the problems."""
+def lint_targets() -> list[tuple[str, list[Path]]]:
+    """(label, values files): the defaults, every values/ preset and every test scenario."""
+    return [("defaults", [])] + [(str(p.relative_to(ROOT)), [p]) for p in values_files() + scenario_files()]
+
+
+def lint_all(clis: tuple[str, ...] = ()) -> list[str]:
+    """helm lint --strict with the SDK (and the helm CLIs named in `clis`); returns the problems."""
     from helm_python import lint
 
     problems: list[str] = []
-    for label, vals in [("defaults", {})] + [(str(p.relative_to(ROOT)), load_values([p])) for p in values_files()]:
-        report = lint(str(CHART), vals, strict=True, namespace=NAMESPACE)
+    for label, files in lint_targets():
+        report = lint(str(CHART), load_values(files), strict=True, namespace=NAMESPACE)
         for msg in report.get("messages", []):
-            problems.append(f"{label}: [{msg.get('severity')}] {msg.get('path')}: {msg.get('error')}")
+            problems.append(f"sdk {label}: [{msg.get('severity')}] {msg.get('path')}: {msg.get('error')}")
         for err in report.get("errors", []):
-            problems.append(f"{label}: {err}")
+            problems.append(f"sdk {label}: {err}")
+        for major in clis:
+            problems += [f"helm {major} {label}: {p}" for p in cli_lint(major, files)]
     return problems
+
+
+def _installed(major: str) -> bool:
+    try:
+        helm_binary(major)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notes", action="store_true", help="append the rendered NOTES.txt")
     parser.add_argument("--values-table", action="store_true", help="print the README values table")
     parser.add_argument("--write-readme", action="store_true", help="regenerate the README values table")
-    parser.add_argument("--lint", action="store_true", help="helm lint --strict (defaults + values/*.yaml)")
+    parser.add_argument("--lint", action="store_true", help="helm lint --strict (defaults, values/, scenarios)")
+    parser.add_argument("--helm", choices=["3", "4"], help="render with this helm CLI instead of the SDK")
     args = parser.parse_args(argv)
 
     if args.values_table:
@@ -194,16 +260,26 @@ def main(argv: list[str] | None = None) -> int:
         README.write_text(readme_with_table(README.read_text()))
         return 0
     if args.lint:
-        problems = lint_all()
+        clis = tuple(m for m in ("3", "4") if _installed(m))
+        problems = lint_all(clis)
         for p in problems:
             print(p, file=sys.stderr)
-        print(f"helm lint: {len(problems)} problem(s)")
+        print(f"helm lint --strict (sdk{''.join(f', helm {m}' for m in clis)}): "
+              f"{len(lint_targets())} values sets, {len(problems)} problem(s)")
         return 1 if problems else 0
 
     overrides: dict[str, Any] = {}
     for item in args.set_json:
         path, _, raw = item.partition("=")
         set_path(overrides, path, json.loads(raw))
+    if args.helm:
+        try:
+            sys.stdout.write(cli_template(args.helm, args.values, overrides or None, name=args.name,
+                                          namespace=args.namespace, extra_args=["--is-upgrade"] if args.upgrade else None))
+        except (RuntimeError, FileNotFoundError) as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     values = load_values(args.values, overrides)
     from helm_python import HelmError
 

@@ -13,14 +13,35 @@ import render as chart_render  # noqa: E402  (hack/render.py, the project render
 
 RENDER = [sys.executable, str(ROOT / "hack" / "render.py")]
 VALUES_FILES = [p.name for p in chart_render.values_files()]
+# Scenario values files of k8s-tests/scenarios/ (named relative to the repository root).
+SCENARIO_FILES = [str(p.relative_to(ROOT)) for p in chart_render.scenario_files()]
+# Secret keys the chart fills with random values (kept with `lookup` on a cluster): they differ
+# between any two renders without a cluster, so comparisons of renders mask them.
+GENERATED_SECRET_KEYS = frozenset({"secret-key", "redis-password", "postgres-password", "root-password",
+                                   "basic-auth", "token"})
 # CI runs with shared/ beside the clone.
 CRD_DIR = ROOT.parent / "shared" / "crds"
 
 
 def render(files: list[str] | None = None, values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Objects of `hack/render.py -f values/<file>... ` plus `values` (merged last)."""
-    paths = [ROOT / "values" / f for f in files or []]
+    paths = [ROOT / f if "/" in f else ROOT / "values" / f for f in files or []]
     return chart_render.render_objects(chart_render.load_values(paths, values))
+
+
+def comparable(objs: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Objects by (kind, namespace, name), generated Secret values masked: two renders of the same
+    values must be equal in this form."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for obj in objs:
+        meta = obj["metadata"]
+        key = (obj["kind"], meta.get("namespace", ""), meta["name"])
+        assert key not in out, f"rendered twice: {key}"
+        if obj["kind"] == "Secret":
+            obj = {**obj, "data": {k: "<generated>" if k in GENERATED_SECRET_KEYS else v
+                                   for k, v in (obj.get("data") or {}).items()}}
+        out[key] = obj
+    return out
 
 
 # ------------------------------------------------------------------ small object queries
@@ -40,7 +61,7 @@ def container(obj: dict[str, Any], name: str | None = None) -> dict[str, Any]:
 
 
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj["spec"]["template"]["spec"]
+    return obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
 
 
 def env_of(c: dict[str, Any]) -> dict[str, Any]:
@@ -52,4 +73,23 @@ def by_component(objs: list[dict[str, Any]], component: str) -> list[dict[str, A
     return [o for o in objs if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") == component]
 
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "Pod")  # Pods: the `helm test` hooks
+
+
+def uninstall_leftovers(manifest: list[dict[str, Any]], hooks: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """What `helm uninstall` leaves of a release: objects annotated `helm.sh/resource-policy: keep`,
+    and hooks that no delete policy removes once they succeeded (Helm never uninstalls hooks).
+    PVCs of volumeClaimTemplates are not in either list: Helm never owned them. {kind: [names]}"""
+    out: dict[str, list[str]] = {}
+    for obj in manifest:
+        if (obj["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep":
+            out.setdefault(obj["kind"], []).append(obj["metadata"]["name"])
+    for obj in hooks:
+        policy = (obj["metadata"].get("annotations") or {}).get("helm.sh/hook-delete-policy", "before-hook-creation")
+        if "hook-succeeded" not in policy:
+            out.setdefault(obj["kind"], []).append(obj["metadata"]["name"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def is_hook(obj: dict[str, Any]) -> bool:
+    return "helm.sh/hook" in (obj["metadata"].get("annotations") or {})

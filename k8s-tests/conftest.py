@@ -1,6 +1,10 @@
 """Chart tests: render charts/atomfleet with the real Helm engine through the project render
 command (hack/render.py), then assert with small queries per component (chartlib.py).
 
+The cluster tests (k8s-tests/cluster) act on whatever cluster KUBECONFIG names (they uninstall the
+release and delete pods): they are collected only when asked for, by `make e2e`
+(ATOMFLEET_E2E=1), never by `make test`.
+
 Fixtures:
 - `default_manifest`, `kind_manifest`, ...: pytest-helm ManifestIndex of `hack/render.py [-f ...]`
 - `render_error(values)`: Helm's error message for values the chart must reject
@@ -8,6 +12,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +24,8 @@ from pytest_helm import manifest_fixture
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chartlib import RENDER, render  # noqa: E402
+
+collect_ignore = [] if os.environ.get("ATOMFLEET_E2E") == "1" else ["cluster"]
 
 default_manifest = manifest_fixture("default_manifest", RENDER)
 kind_manifest = manifest_fixture("kind_manifest", [*RENDER, "-f", "values/kind.yaml"])

@@ -99,7 +99,8 @@ class Pod:
         return self.proc is not None and self.proc.poll() is None
 
     def logs(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.tmp.parent / f"{self.name}.log").read_text(errors="replace")[-3000:]
 
     def stop(self) -> int | None:

@@ -1,15 +1,20 @@
-"""Orchestrator API: Deployment, Service, optional Ingress, probes, metrics port, PDB."""
+"""Orchestrator API: Deployment, Service, optional Ingress, probes, metrics port, proxy trust,
+allowed hosts, PDB."""
 
 from __future__ import annotations
 
 from chartlib import container, env_of, find, one, render
 
 
-def test_api_runs_atomfleet_api_on_port_8000_with_health_probes() -> None:
-    dep = one(render(), "Deployment", "atomfleet-api")
+def test_api_runs_atomfleet_api_on_port_8000_with_health_probes_and_metrics_on_9808() -> None:
+    objs = render()
+    dep = one(objs, "Deployment", "atomfleet-api")
     c = container(dep)
     assert c["command"] == ["atomfleet"] and c["args"] == ["api"]
-    assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert c["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"},
+                          {"name": "metrics", "containerPort": 9808, "protocol": "TCP"}]
+    config = one(objs, "ConfigMap", "atomfleet-config")["data"]
+    assert (config["ATOMFLEET_API_PORT"], config["ATOMFLEET_METRICS_PORT"]) == ("8000", "9808")
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
@@ -19,10 +24,49 @@ def test_api_runs_atomfleet_api_on_port_8000_with_health_probes() -> None:
     assert env["DATABASE_URL"]["secretKeyRef"] == {"name": "atomfleet-database", "key": "database-url"}
 
 
-def test_api_service_exposes_http_and_metrics_on_one_port() -> None:
+def test_api_service_exposes_http_and_metrics_on_separate_ports() -> None:
     svc = one(render(), "Service", "atomfleet-api")
-    assert svc["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"},
+                                    {"name": "metrics", "port": 9808, "targetPort": "metrics", "protocol": "TCP"}]
     assert svc["spec"]["selector"]["app.kubernetes.io/component"] == "api"
+
+
+def test_ports_are_declared_once_in_values() -> None:
+    objs = render([], {"ports": {"api": 8080, "metrics": 9100, "flower": 5600}, "flower": {"enabled": True}})
+    api = container(one(objs, "Deployment", "atomfleet-api"))
+    assert [p["containerPort"] for p in api["ports"]] == [8080, 9100]
+    worker = container(one(objs, "Deployment", "atomfleet-worker-default"))
+    assert [p["containerPort"] for p in worker["ports"]] == [9100]
+    config = one(objs, "ConfigMap", "atomfleet-config")["data"]
+    assert (config["ATOMFLEET_API_PORT"], config["ATOMFLEET_METRICS_PORT"]) == ("8080", "9100")
+    flower = container(one(objs, "Deployment", "atomfleet-flower"))
+    assert flower["ports"][0]["containerPort"] == 5600 and "--port=5600" in flower["args"]
+
+
+def test_ingress_routes_only_the_api_port(render_error) -> None:
+    objs = render(["production.yaml"])
+    ing = one(objs, "Ingress", "atomfleet-api")
+    backends = [p["backend"]["service"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]]
+    assert backends == [{"name": "atomfleet-api", "port": {"name": "http"}}]
+    assert "ports.api and ports.metrics are both 8000" in render_error({"ports": {"metrics": 8000}})
+
+
+def test_allowed_hosts_keep_the_configured_names_and_add_the_service_names() -> None:
+    prod = one(render(["production.yaml"]), "ConfigMap", "atomfleet-config")["data"]
+    assert prod["ATOMFLEET_ALLOWED_HOSTS"].split(",") == [
+        "atomfleet.example.com", "atomfleet-api", "atomfleet-api.atomfleet", "atomfleet-api.atomfleet.svc",
+        "atomfleet-api.atomfleet.svc.cluster.local"]
+    assert one(render(), "ConfigMap", "atomfleet-config")["data"]["ATOMFLEET_ALLOWED_HOSTS"] == "*"
+
+
+def test_forwarded_headers_are_trusted_from_configured_proxies_only(render_error) -> None:
+    assert one(render(), "ConfigMap", "atomfleet-config")["data"]["ATOMFLEET_FORWARDED_ALLOW_IPS"] == "127.0.0.1"
+    assert one(render(["production.yaml"]), "ConfigMap", "atomfleet-config")["data"]["ATOMFLEET_FORWARDED_ALLOW_IPS"] == "*"
+    cidrs = {"api": {"forwardedAllowIps": ["10.0.0.0/8", "192.168.1.4"]}}
+    assert one(render([], cidrs), "ConfigMap", "atomfleet-config")["data"]["ATOMFLEET_FORWARDED_ALLOW_IPS"] == "10.0.0.0/8,192.168.1.4"
+    message = render_error({"api": {"forwardedAllowIps": ["*"]}})
+    assert 'api.forwardedAllowIps is "*" but the API port is open to every pod' in message
+    assert "/api/forwardedAllowIps/0" in render_error({"api": {"forwardedAllowIps": ["any proxy"]}})
 
 
 def test_ingress_is_optional() -> None:

@@ -1,6 +1,6 @@
 """Per-queue autoscaling: none / keda / hpa; replicas omitted when an autoscaler owns the
 Deployment; the demand query (atomfleet_queue_demand, exported by beat); stabilization >= grace
-period; fallback; activation threshold."""
+period (at most 3600 s, the API server's maximum); fallback; activation threshold."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_keda_scaled_object_scales_on_the_queues_demand_per_concurrency() -> Non
     trigger = spec["triggers"][0]
     assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
     meta = trigger["metadata"]
-    assert meta["threshold"] == "32"  # the queue's concurrency: slots per pod
+    assert meta["threshold"] == "8"  # the queue's concurrency: slots per pod
     assert meta["activationThreshold"] == "0"
     assert meta["serverAddress"] == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     m = 'queue_name="io_bound",namespace="atomfleet"'
@@ -41,7 +41,8 @@ def test_keda_can_scale_ml_training_from_zero_with_an_activation_threshold() -> 
              "ScaledObject", "atomfleet-worker-ml-training")
     assert so["spec"]["minReplicaCount"] == 0
     assert so["spec"]["triggers"][0]["metadata"]["activationThreshold"] == "2"
-    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 3900
+    # The grace period (3900 s) exceeds the API server's maximum window: capped at 3600.
+    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 3600
 
 
 def test_hpa_mode_uses_the_adapter_external_metric() -> None:
@@ -62,9 +63,18 @@ def test_hpa_mode_uses_the_adapter_external_metric() -> None:
 
 
 def test_explicit_stabilization_longer_than_grace_is_kept() -> None:
-    so = one(render(["production.yaml"], {"workers": {"queues": {"default": {"autoscaling": {"scaleDownStabilizationSeconds": 900}}}}}),
-             "ScaledObject", "atomfleet-worker-default")
-    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900
+    so = one(render(["production.yaml"], {"workers": {"queues": {"io_bound": {"autoscaling": {"scaleDownStabilizationSeconds": 2400}}}}}),
+             "ScaledObject", "atomfleet-worker-io-bound")
+    assert so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 2400
+
+
+def test_every_rendered_stabilization_window_is_one_the_api_server_accepts() -> None:
+    for files in (["production.yaml"], ["hpa.yaml"], ["kind.yaml"]):
+        objs = render(files)
+        windows = [o["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"]
+                   for o in find(objs, "ScaledObject")]
+        windows += [o["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] for o in find(objs, "HorizontalPodAutoscaler")]
+        assert windows and all(0 <= w <= 3600 for w in windows), (files, windows)
 
 
 def test_extra_label_matchers_are_templated() -> None:
@@ -79,7 +89,9 @@ def test_extra_label_matchers_are_templated() -> None:
         ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "hpa", "minReplicas": 0}}}}},
          "workers.queues.io_bound.autoscaling.minReplicas must be >= 1 in hpa mode"),
         ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda", "scaleDownStabilizationSeconds": 60}}}}},
-         "workers.queues.io_bound.autoscaling.scaleDownStabilizationSeconds (60) must be at least terminationGracePeriodSeconds (300)"),
+         "workers.queues.io_bound.autoscaling.scaleDownStabilizationSeconds (60) must be at least terminationGracePeriodSeconds (1800"),
+        ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda", "scaleDownStabilizationSeconds": 7200}}}}},
+         "/workers/queues/io_bound/autoscaling/scaleDownStabilizationSeconds"),
         ({"workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda", "minReplicas": 5, "maxReplicas": 2}}}}},
          "workers.queues.io_bound.autoscaling.minReplicas (5) exceeds maxReplicas (2)"),
         ({"autoscaling": {"prometheus": {"serverAddress": ""}}, "workers": {"queues": {"io_bound": {"autoscaling": {"mode": "keda"}}}}},

@@ -3,9 +3,11 @@
 For the migration Job, the API and every queue's worker (and beat), take the rendered container's
 command, args and environment, resolve ConfigMap/Secret/downward-API references the way the
 kubelet does (including `$(VAR)` expansion), point the services at 127.0.0.1 through values
-(Redis DBs 14/15, PostgreSQL database `atomfleet_chart`, a local S3 server), and start it here.
-Then check that each worker consumes exactly its queue, serves metrics and passes its own liveness
-and readiness commands, and that the API answers its probes and /metrics.
+(the test Redis, database 14; PostgreSQL database `atomfleet_chart`; a local S3 server), and start
+it here. Then check that each worker consumes exactly its queue, serves metrics and passes its own
+liveness and readiness commands, that the API answers its probes and serves /metrics on the metrics
+port only, and run the rendered `helm test` Pods: they register their token and complete one run
+per queue through the API.
 
 What stands in for the pod: each process gets its own folder for `/tmp` (an emptyDir per pod) and
 its own ports (a network namespace per pod); nothing else is changed.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,25 +26,20 @@ from typing import Any
 import httpx
 import pytest
 from chartlib import container, find, one, render
-from localpod import BIN, Pod, free_port, missing_modules, wait_until
+from localpod import BIN, Pod, free_port, wait_until
 
 pytestmark = pytest.mark.fleet
 
-REDIS = "redis://127.0.0.1:6379"
-BROKER_DB, RESULT_DB = 14, 15
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "atomfleet_chart"
+REDIS = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
+BROKER_DB = 14
+_PG = os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/atomfleet")
+PG_ADMIN = _PG.rsplit("/", 1)[0] + "/postgres"
+# One database per worktree/CI job sharing a PostgreSQL server.
+DB_NAME = f"{_PG.rsplit('/', 1)[1]}_chart"
 QUEUES = ["default", "io_bound", "ml_training"]
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def code_ready() -> None:
-    missing = missing_modules("atomfleet_orchestrator", "atomfleet.probes.check", "atomfleet.metrics")
-    if missing:
-        pytest.skip(f"the fleet code the chart runs is not on this branch yet: {', '.join(missing)} (merge main once it lands)")
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
@@ -49,6 +47,11 @@ def s3_endpoint() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
+    import boto3
+
+    # The bucket exists before the chart is installed (as storage.s3.bucket must on a cluster).
+    boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket="atomfleet-chart")
     yield f"http://127.0.0.1:{port}"
     server.stop()
 
@@ -60,20 +63,22 @@ def database() -> Iterator[str]:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
-    yield f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+    yield _PG.rsplit("/", 1)[0] + f"/{DB_NAME}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 @pytest.fixture(scope="module")
 def local_values(database: str, s3_endpoint: str) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
     import redis
 
-    for db in (BROKER_DB, RESULT_DB):
-        redis.Redis.from_url(f"{REDIS}/{db}").flushdb()
+    redis.Redis.from_url(f"{REDIS}/{BROKER_DB}").flushdb()
+    url = urlsplit(REDIS)
     return {
         "redis": {"enabled": False},
-        "externalRedis": {"host": "127.0.0.1", "port": 6379, "brokerDatabase": BROKER_DB, "resultDatabase": RESULT_DB},
+        "externalRedis": {"host": url.hostname, "port": url.port or 6379, "brokerDatabase": BROKER_DB},
         "externalDatabase": {"existingSecret": "", "url": database},
         "storage": {"backend": "s3", "s3": {"bucket": "atomfleet-chart", "endpointUrl": s3_endpoint,
                                            "accessKeyId": "testing", "secretAccessKey": "testing"}},
@@ -84,7 +89,7 @@ def local_values(database: str, s3_endpoint: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def objs(code_ready: None, local_values: dict[str, Any]) -> list[dict[str, Any]]:
+def objs(local_values: dict[str, Any]) -> list[dict[str, Any]]:
     return render([], local_values)
 
 
@@ -102,9 +107,12 @@ def fleet(objs: list[dict[str, Any]], migrated: None, tmp_path_factory: pytest.T
     tmp = tmp_path_factory.mktemp("pods")
     pods: dict[str, Pod] = {}
     try:
+        # Each pod's own network namespace stands in as its own ports; nothing else is overridden but
         api = one(objs, "Deployment", "atomfleet-api")
-        pods["api"] = Pod("api", container(api), objs, tmp, ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1").start()
-        pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp).start()
+        pods["api"] = Pod("api", container(api), objs, tmp, ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1",
+                          ATOMFLEET_METRICS_PORT=str(free_port())).start()
+        pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp,
+                           ATOMFLEET_METRICS_PORT=str(free_port())).start()
         for q in QUEUES:
             dep = one(objs, "Deployment", f"atomfleet-worker-{q.replace('_', '-')}")
             pods[q] = Pod(f"worker-{q}", container(dep), objs, tmp, ATOMFLEET_METRICS_PORT=str(free_port())).start()
@@ -147,7 +155,7 @@ def test_rendered_worker_passes_its_probes_consumes_exactly_its_queue_and_serves
     assert f'queue_name="{queue}"' in body
 
 
-def test_rendered_api_answers_its_probes_and_metrics(fleet: dict[str, Pod], objs: list[dict[str, Any]]) -> None:
+def test_rendered_api_answers_its_probes_and_serves_metrics_on_the_metrics_port_only(fleet: dict[str, Pod], objs: list[dict[str, Any]]) -> None:
     api = fleet["api"]
     base = f"http://127.0.0.1:{api.env['ATOMFLEET_API_PORT']}"
     c = container(one(objs, "Deployment", "atomfleet-api"))
@@ -159,13 +167,44 @@ def test_rendered_api_answers_its_probes_and_metrics(fleet: dict[str, Pod], objs
 
     wait_until(answers, 90, "the API's readiness probe", [api])
     assert httpx.get(base + c["livenessProbe"]["httpGet"]["path"], timeout=5).status_code == 200
-    metrics = httpx.get(base + "/metrics", timeout=10)
+    assert httpx.get(base + "/metrics", timeout=10).status_code == 404
+    metrics = httpx.get(f"http://127.0.0.1:{api.env['ATOMFLEET_METRICS_PORT']}/metrics", timeout=10)
     assert metrics.status_code == 200 and "# TYPE" in metrics.text
 
 
 def test_rendered_beat_keeps_running(fleet: dict[str, Pod]) -> None:
     time.sleep(3)
     assert fleet["beat"].alive(), fleet["beat"].logs()
+
+
+def test_rendered_helm_test_pods_pass_against_the_rendered_fleet(fleet: dict[str, Pod], objs: list[dict[str, Any]],
+                                                                tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`helm test`: the hook Pods in weight order, each to completion, as Helm runs them."""
+    api = fleet["api"]
+    base = f"http://127.0.0.1:{api.env['ATOMFLEET_API_PORT']}"
+    wait_until(lambda: _ready(base), 90, "the API's readiness", [api])
+    for q in QUEUES:
+        wait_until(lambda q=q: fleet[q].probe("readiness") == 0, 120, f"{q} readiness", list(fleet.values()))
+    hooks = sorted(find(objs, "Pod"), key=lambda p: (int(p["metadata"]["annotations"]["helm.sh/hook-weight"]), p["metadata"]["name"]))
+    assert [p["metadata"]["annotations"]["helm.sh/hook"] for p in hooks] == ["test"] * (1 + len(QUEUES))
+    tmp = tmp_path_factory.mktemp("helm-test")
+    for hook in hooks:
+        name = hook["metadata"]["name"]
+        c = container(hook)
+        # The API Service name resolves to the API pod (cluster DNS); nothing else is changed.
+        c = {**c, "args": [a.replace("http://atomfleet-api:8000", base) for a in c["args"]]}
+        pod = Pod(name, c, objs, tmp)
+        rc = pod.run(timeout=240)
+        pod.log.close()
+        assert rc == 0, f"helm test Pod {name} failed:\n{pod.logs()}\n--- api\n{api.logs()}"
+        if name != "atomfleet-test-token":
+            assert "ok: queue" in pod.logs(), pod.logs()
+
+
+def _ready(base: str) -> bool:
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+    return False
 
 
 def test_no_pod_name_or_secret_reference_is_left_unresolved(objs: list[dict[str, Any]], fleet: dict[str, Pod]) -> None:

@@ -25,8 +25,8 @@ def test_service_monitor_scrapes_the_api_and_pod_monitors_every_worker_and_beat(
     objs = render([], ON)
     sm = one(objs, "ServiceMonitor", "atomfleet-api")
     assert sm["metadata"]["labels"]["release"] == "prom"
-    (endpoint,) = sm["spec"]["endpoints"]
-    assert (endpoint["path"], endpoint["interval"]) == ("/metrics", "15s")
+    # The API's metrics port (the gunicorn master's), never the API port the Ingress routes.
+    assert sm["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s"}]
     assert sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     pm = one(objs, "PodMonitor", "atomfleet-worker")
     assert pm["metadata"]["labels"]["release"] == "prom"

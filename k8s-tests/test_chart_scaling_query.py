@@ -27,11 +27,10 @@ from localpod import Pod, free_port, missing_modules, wait_until
 pytestmark = pytest.mark.fleet
 
 REDIS = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-BROKER_DB, RESULT_DB = 14, 15
+BROKER_DB = 12
 _PG = os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/atomfleet")
-PG_SERVER, _, _PG_DB = _PG.rpartition("/")
-PG_ADMIN = f"{PG_SERVER}/postgres".replace("postgres://", "postgresql://", 1)
-DB_NAME = f"{_PG_DB}_chart_scaling"
+PG_ADMIN = _PG.rsplit("/", 1)[0] + "/postgres"
+DB_NAME = f"{_PG.rsplit('/', 1)[1]}_chart_scaling"
 CONCURRENCY = 2
 RUNS = 5  # 2 running (busy slots) + 3 waiting (backlog, prefetched or in Redis)
 NAMESPACE = "atomfleet"
@@ -56,13 +55,14 @@ def objs(prometheus_bin: str) -> list[dict[str, Any]]:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
-    for db in (BROKER_DB, RESULT_DB):
-        redis.Redis.from_url(f"{REDIS}/{db}").flushdb()
+    from urllib.parse import urlsplit
+
+    redis.Redis.from_url(f"{REDIS}/{BROKER_DB}").flushdb()
+    url = urlsplit(REDIS)
     return render([], {
         "redis": {"enabled": False},
-        "externalRedis": {"host": REDIS.split("//")[1].split(":")[0], "port": int(REDIS.rsplit(":", 1)[1]),
-                          "brokerDatabase": BROKER_DB, "resultDatabase": RESULT_DB},
-        "externalDatabase": {"existingSecret": "", "url": f"{PG_SERVER}/{DB_NAME}"},
+        "externalRedis": {"host": url.hostname, "port": url.port or 6379, "brokerDatabase": BROKER_DB},
+        "externalDatabase": {"existingSecret": "", "url": _PG.rsplit("/", 1)[0] + f"/{DB_NAME}"},
         "storage": {"backend": "local", "local": {"existingClaim": "shared"}},
         "config": {"logFormat": "console", "dispatchInterval": 2},
         "autoscaling": {"prometheus": {"serverAddress": "http://prometheus:9090"}},
@@ -81,7 +81,8 @@ def fleet(objs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) 
     local = {"ATOMFLEET_STORAGE_LOCAL_ROOT": str(storage)}
     try:
         pods["api"] = Pod("api", container(one(objs, "Deployment", "atomfleet-api")), objs, tmp,
-                          ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1", **local).start()
+                          ATOMFLEET_API_PORT=str(free_port()), ATOMFLEET_API_HOST="127.0.0.1",
+                          ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
         pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp,
                            ATOMFLEET_METRICS_PORT=str(free_port()), **local).start()
         pods["worker"] = Pod("worker-default", container(one(objs, "Deployment", "atomfleet-worker-default")), objs, tmp,

@@ -57,26 +57,40 @@ def test_redis_postgresql_minio_are_reachable_only_from_fleet_pods() -> None:
         peer = rule["from"][0]["podSelector"]
         assert peer["matchLabels"] == {"app.kubernetes.io/name": "atomfleet", "app.kubernetes.io/instance": "atomfleet"}
         components = peer["matchExpressions"][0]["values"]
-        assert set(components) == {"api", "worker", "beat", "migrations", "flower", "minio-setup"}
+        assert set(components) == {"api", "worker", "beat", "migrations", "flower", "minio-setup", "test"}
         assert "namespaceSelector" not in rule["from"][0]  # same namespace only
 
 
+MONITORING_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}, "podSelector": {}}
+OBSERVABILITY = {"networkPolicy": {"metrics": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}}}
+
+
 def test_worker_and_beat_metrics_only_from_the_monitoring_namespace() -> None:
-    objs = render([], {"networkPolicy": {"metrics": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}}}})
+    objs = render([], OBSERVABILITY)
     spec = _policy(objs, "atomfleet-worker")
-    assert spec["ingress"] == [{
-        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "observability"}}, "podSelector": {}}],
-        "ports": [{"port": "metrics", "protocol": "TCP"}],
-    }]
+    assert spec["ingress"] == [{"from": [MONITORING_PEER], "ports": [{"port": "metrics", "protocol": "TCP"}]}]
     # Beat serves the fleet-wide gauges on the same terms
     assert _policy(objs, "atomfleet-beat")["ingress"] == spec["ingress"]
 
 
-def test_api_ingress_can_be_restricted_while_metrics_stay_reachable() -> None:
+def test_api_metrics_port_only_from_the_monitoring_namespace_and_api_port_open_by_default() -> None:
+    spec = _policy(render([], OBSERVABILITY), "atomfleet-api")
+    assert spec["ingress"] == [
+        {"ports": [{"port": "http", "protocol": "TCP"}]},  # everyone: the API authenticates with tokens
+        {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": [MONITORING_PEER]},
+    ]
+
+
+def test_api_port_can_be_restricted_and_still_admits_the_helm_test_pods() -> None:
     peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
-    rule = _policy(render([], {"networkPolicy": {"apiIngressFrom": peers}}), "atomfleet-api")["ingress"][0]
-    assert rule["from"][0] == peers[0]
-    assert rule["from"][1]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    http, metrics = _policy(render([], {"networkPolicy": {"apiIngressFrom": peers}}), "atomfleet-api")["ingress"]
+    assert http["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert http["from"][0] == peers[0]
+    assert http["from"][1] == {"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "atomfleet", "app.kubernetes.io/instance": "atomfleet", "app.kubernetes.io/component": "test"}}}
+    assert len(http["from"]) == 2  # the monitoring peers reach the metrics port only
+    assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert metrics["from"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
 
 
 def test_network_policies_can_be_turned_off() -> None:

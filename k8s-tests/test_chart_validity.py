@@ -1,5 +1,6 @@
-"""Every rendered object of the defaults, of every values/ file and of an "everything on" scenario
-validates strictly against the Kubernetes schemas of 1.29 to 1.34 (unknown fields are errors), and
+"""Every rendered object of the defaults, of every values/ file, of every k8s-tests/scenarios/ file and
+of an "everything on" scenario validates strictly against the Kubernetes schemas of 1.29 to 1.35
+(the chart's kubeVersion floor to the pinned kind node; unknown fields are errors), and
 KEDA / prometheus-operator objects against their CRD schemas in ../shared/crds/."""
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from chartlib import CRD_DIR, VALUES_FILES, chart_render, render
+from chartlib import CRD_DIR, SCENARIO_FILES, VALUES_FILES, chart_render, render
 
-K8S_VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33", "1.34"]
+K8S_VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35"]
 CRD_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "keda.sh_scaledobjects.yaml",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "monitoring.coreos.com_servicemonitors.yaml",
@@ -45,7 +46,7 @@ SAMPLE_ALERTS = {
 
 def scenarios() -> list[tuple[str, list[str], dict[str, Any]]]:
     out: list[tuple[str, list[str], dict[str, Any]]] = [("defaults", [], {})]
-    out += [(f, [f], {}) for f in VALUES_FILES]
+    out += [(f, [f], {}) for f in VALUES_FILES + SCENARIO_FILES]
     out.append(("everything", ["production.yaml"], EVERYTHING))
     out.append(("everything-dev", ["kind.yaml"], {"monitoring": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}},
                                                   "workers": {"defaults": {"autoscaling": {"mode": "keda"}}}}))

@@ -36,7 +36,7 @@ def test_validation_helper_gathers_every_cross_field_error_in_one_failure(render
         {
             "redis": {"enabled": False},
             "externalDatabase": {"existingSecret": ""},
-            "workers": {"queues": {"default": {"softTimeLimit": 400, "timeLimit": 300}}},
+            "workers": {"queues": {"default": {"softTimeLimit": 400, "timeLimit": 300, "terminationGracePeriodSeconds": 300}}},
         }
     )
     assert "atomfleet: invalid values (4):" in error

@@ -53,6 +53,11 @@ def test_warm_shutdown_by_default_soft_shutdown_with_remapped_sigterm() -> None:
     objs = render()
     env = env_of(container(worker(objs, "default")))
     assert "REMAP_SIGTERM" not in env
+    # The worker checks its grace period against the soft limits of its queue's atoms.
+    for queue in QUEUES:
+        dep = worker(objs, queue)
+        grace = pod_spec(dep)["terminationGracePeriodSeconds"]
+        assert env_of(container(dep))["ATOMFLEET_TERMINATION_GRACE_SECONDS"] == str(grace)
     ml = worker(objs, "ml_training")
     env = env_of(container(ml))
     assert env["REMAP_SIGTERM"] == "SIGQUIT"
@@ -115,9 +120,11 @@ def test_scheduling_knobs_per_queue() -> None:
     [
         ({"shutdown": {"mode": "soft", "softTimeout": 900}, "terminationGracePeriodSeconds": 600},
          "workers.queues.default.terminationGracePeriodSeconds (600) must exceed shutdown.softTimeout (900)"),
-        ({"softTimeLimit": 700, "timeLimit": 800}, "terminationGracePeriodSeconds (300) must exceed softTimeLimit (700)"),
+        ({"softTimeLimit": 700, "timeLimit": 800, "terminationGracePeriodSeconds": 300},
+         "terminationGracePeriodSeconds (300) must exceed softTimeLimit (700)"),
         ({"timeLimit": 50000, "terminationGracePeriodSeconds": 60000}, "timeLimit (50000) must be below config.visibilityTimeout (43200)"),
-        ({"pool": "solo", "timeLimit": 100}, "pool solo cannot enforce"),
+        ({"pool": "threads"}, "at '/workers/queues/default/pool': value must be 'prefork'"),
+        ({"pool": "solo", "timeLimit": 100}, "at '/workers/queues/default/pool': value must be 'prefork'"),
         ({"shutdown": {"mode": "cold"}}, "/workers/queues/default/shutdown/mode"),
         ({"gpu": {"count": 0}}, "/workers/queues/default/gpu/count"),
     ],

@@ -1,6 +1,7 @@
 # kind workflow: a local cluster from a checked-in config, the image loaded into it, the monitoring
 # and autoscaling stack, the chart deployed with values/kind.yaml, and the cluster tests.
 #   make kind-tools kind-up image kind-load monitoring-up deploy e2e     (or: make kind-e2e)
+# Needs Docker with cgroup v2 (the pinned node image, Kubernetes 1.35, has no cgroup v1 support).
 
 CLUSTER ?= atomfleet
 RELEASE ?= atomfleet
@@ -47,20 +48,24 @@ monitoring-up: ## Install kube-prometheus-stack, KEDA, prometheus-adapter (pinne
 	  ADAPTER_VERSION=$(ADAPTER_VERSION) AUTOSCALER=$(AUTOSCALER) hack/monitoring-up.sh
 
 .PHONY: deploy
-deploy: ## helm upgrade --install --wait with values/kind.yaml (dumps pods and logs on failure)
-	@$(KIND_ENV) hack/deploy.sh
+deploy: ## helm upgrade --install --wait with values/kind.yaml (+ kind-hpa.yaml when AUTOSCALER=hpa; dumps pods and logs on failure)
+	@$(KIND_ENV) AUTOSCALER=$(AUTOSCALER) hack/deploy.sh
 
 .PHONY: dump
 dump: ## Print the release's objects, described pods, events and last logs
 	@$(KIND_ENV) hack/dump-release.sh
 
+# The cluster tests act on the cluster KUBECONFIG names (they uninstall the release): only here,
+# never in `make test`. Without a cluster or a release this fails with one line saying why.
+E2E_ENV = $(KIND_ENV) ATOMFLEET_E2E=1 ATOMFLEET_E2E_RELEASE=$(RELEASE) ATOMFLEET_E2E_NAMESPACE=$(NAMESPACE)
+
 .PHONY: e2e
-e2e: $(VENV_STAMP) ## Run the cluster tests (k8s-tests/cluster) against KUBECONFIG
-	@$(KIND_ENV) ATOMFLEET_E2E_RELEASE=$(RELEASE) ATOMFLEET_E2E_NAMESPACE=$(NAMESPACE) \
-	  $(BIN)/pytest k8s-tests/cluster -v $(PYTEST_ARGS)
+e2e: $(VENV_STAMP) ## Run the cluster tests (k8s-tests/cluster, helm test included) against the release in KUBECONFIG's cluster
+	@$(E2E_ENV) $(BIN)/python k8s-tests/cluster/preflight.py
+	@$(E2E_ENV) $(BIN)/pytest k8s-tests/cluster -v $(PYTEST_ARGS)
 
 .PHONY: kind-e2e
-kind-e2e: kind-up image kind-load monitoring-up deploy e2e ## The whole kind path: cluster, image, stack, deploy, e2e
+kind-e2e: kind-tools kind-up image kind-load monitoring-up deploy e2e ## The whole kind path: tools, cluster, image, stack, deploy, e2e
 
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster

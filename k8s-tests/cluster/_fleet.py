@@ -11,6 +11,7 @@ import contextlib
 import re
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -188,7 +189,10 @@ class FleetApi:
 
 @contextlib.contextmanager
 def port_forward(release: Release, service: str, port: int) -> Iterator[str]:
-    """`kubectl port-forward svc/<service> :<port>`; yields the local base URL."""
+    """`kubectl port-forward svc/<service> :<port>`; yields the local base URL.
+
+    kubectl prints a line per connection ("Handling connection for ..."): its output is read to the
+    end by a thread, or the pipe fills (~64 KiB, some 2,000 connections) and kubectl blocks."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is needed for the port-forward to the API Service (make kind-tools)"
     proc = subprocess.Popen(
@@ -200,11 +204,17 @@ def port_forward(release: Release, service: str, port: int) -> Iterator[str]:
         line = proc.stdout.readline()
         m = re.search(r"127\.0\.0\.1:(\d+)", line)
         assert m, f"kubectl port-forward said: {line}"
+        threading.Thread(target=_drain, args=(proc.stdout,), name="port-forward-output", daemon=True).start()
         yield f"http://127.0.0.1:{m.group(1)}"
     finally:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=10)
+
+
+def _drain(stream: Any) -> None:
+    for _ in stream:
+        pass
 
 
 def issue_token(release: Release) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from _fleet import Release, is_ready, wait_for
 
-pytestmark = pytest.mark.cluster
+# pyproject's 300 s default is too short here: the rollout wait (300 s) and the checks after it.
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(420)]
 
 
 def test_every_deployment_is_rolled_out_and_its_pods_ready(release: Release) -> None:

@@ -7,7 +7,8 @@ import time
 import pytest
 from _fleet import WAITING, FleetApi, Release, wait_for
 
-pytestmark = pytest.mark.cluster
+# pyproject's 300 s default is too short here: pods stopping (600 s) + 30 s + the run (300 s).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1200)]
 
 
 def test_scaling_a_manual_queue_to_zero_holds_its_runs_and_scaling_up_completes_them(

@@ -9,7 +9,8 @@ import uuid
 import pytest
 from _fleet import CHART, Release, wait_for
 
-pytestmark = pytest.mark.cluster
+# pyproject's 300 s default is too short here: helm upgrade --wait (900 s) + the roll (600 s).
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(1800)]
 
 
 def test_helm_upgrade_with_changed_config_rolls_every_fleet_pod(release: Release) -> None:

@@ -19,6 +19,7 @@ from atomfleet.catalog import load_catalog  # noqa: E402
 from atomfleet.metrics import install_worker_metrics  # noqa: E402
 from atomfleet.probes import install_worker_probes  # noqa: E402
 from atomfleet_orchestrator.runs.tasks import register_tasks  # noqa: E402
+from atomfleet_orchestrator.worker_checks import install_worker_checks  # noqa: E402
 
 app = Celery("atomfleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -30,3 +31,4 @@ install_worker_metrics(app)
 install_worker_probes(app)
 # Run leases: the main process heartbeats live executions and fences lost ones (prefork only).
 app.steps["worker"].add("atomfleet_orchestrator.runs.leases:RunLeases")
+install_worker_checks(app)  # e.g. the pod's grace period against the atoms' soft time limits

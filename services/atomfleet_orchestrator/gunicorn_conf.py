@@ -2,12 +2,14 @@
 
 import os
 
-# Prometheus multiprocess bookkeeping across gunicorn workers (bounded metric files).
+# Prometheus multiprocess bookkeeping across gunicorn workers (bounded metric files), and the
+# API's /metrics served by the master on ATOMFLEET_METRICS_PORT (not on the API port).
 from atomfleet_orchestrator.observability.gunicorn_hooks import (  # noqa: F401
     child_exit,
     on_starting,
     post_fork,
     pre_fork,
+    when_ready,
 )
 
 bind = f"{os.environ.get('ATOMFLEET_API_HOST', '0.0.0.0')}:{os.environ.get('ATOMFLEET_API_PORT', '8000')}"
@@ -25,4 +27,7 @@ worker_tmp_dir = os.environ.get("ATOMFLEET_API_TMP", "/tmp")
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# Peers (IPs or CIDR networks, comma-separated; `*` for any) whose X-Forwarded-Proto is trusted:
+# behind a TLS Ingress, the controller's addresses, so request.is_secure() and every absolute URL
+# (Location, run `url`, artifact links) say https. Requests from other peers keep their own scheme.
 forwarded_allow_ips = os.environ.get("ATOMFLEET_FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -3,12 +3,12 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
 from atomfleet_orchestrator.http.health import healthz, readyz
-from atomfleet_orchestrator.observability.views import metrics_view
 
+# The API's /metrics is not routed here: the gunicorn master serves it on its own port
+# (ATOMFLEET_METRICS_PORT, see observability/gunicorn_hooks.py), which no Ingress routes to.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
-    path("metrics", metrics_view, name="metrics"),
     path(
         "api/v1/schema",
         SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[AllowAny]),

@@ -5,14 +5,14 @@ can be pulled, see hack/container-test-images.sh), then starts on one Docker net
 PostgreSQL, the migrations, the API, beat and one worker per queue, each container as the chart runs
 it (uid 10001, read-only root, all capabilities dropped, no-new-privileges, a tmpfs on /tmp), and
 completes one run per queue through the API. Skips with a one-line reason when no Docker engine
-answers (`make docker-up` starts one where it can).
+answers (`make docker-up` starts one where it can). The chart's own containers are rehearsed in
+test_production_rehearsal.py; this test covers the image with plain `docker run` commands.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -26,9 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-IMAGE = os.environ.get("ATOMFLEET_TEST_IMAGE", "atomfleet:container-test")
-DOCKER = os.environ.get("DOCKER", "docker")
+from tests.container.conftest import IMAGE_VERSION, docker
+
 QUEUES = ("default", "io_bound", "ml_training")
 # The chart's container securityContext, as `docker run` flags; /tmp is the chart's emptyDir.
 SECURITY = [
@@ -40,66 +39,6 @@ SECURITY = [
 ]
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1500)]
-
-
-def docker(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([DOCKER, *args], capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args[:3])} ... failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def _engine_answers() -> str | None:
-    if shutil.which(DOCKER) is None:
-        return f"no Docker CLI ({DOCKER}) on PATH"
-    try:
-        proc = subprocess.run([DOCKER, "info"], capture_output=True, text=True, timeout=30)
-    except subprocess.TimeoutExpired:
-        return "docker info timed out"
-    if proc.returncode != 0:
-        return "no Docker engine answers (`make docker-up` starts one as root on Debian)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def engine() -> None:
-    reason = _engine_answers()
-    if reason:
-        pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def helper_images(engine: None) -> tuple[str, str]:
-    """(base image, Redis+PostgreSQL image), built once per machine and then reused by tag."""
-    proc = subprocess.run(
-        [str(ROOT / "hack" / "container-test-images.sh")], capture_output=True, text=True, timeout=900
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot build the local base images: {proc.stderr.strip().splitlines()[-1:]}")
-    base, services = proc.stdout.split()[-2:]
-    return base, services
-
-
-@pytest.fixture(scope="module")
-def image(helper_images: tuple[str, str]) -> str:
-    """The atomfleet image, built from the repository's Dockerfile on the local base."""
-    base, _ = helper_images
-    ca_dir = ROOT / "hack" / "image" / "build-ca"
-    ca_copy = ca_dir / f"host-{uuid.uuid4().hex[:8]}.pem"
-    # TLS to the package index may go through an intercepting proxy only this host trusts.
-    host_ca = next(
-        (os.environ[v] for v in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") if os.environ.get(v)), None
-    )
-    try:
-        if host_ca and Path(host_ca).is_file():
-            shutil.copyfile(host_ca, ca_copy)
-        docker(
-            "build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}",
-            "--build-arg", "VERSION=0.1.0-test", "-t", IMAGE, str(ROOT), timeout=1200,
-        )
-    finally:
-        ca_copy.unlink(missing_ok=True)
-    return IMAGE
 
 
 class Fleet:
@@ -235,7 +174,7 @@ def test_image_is_non_root_with_labels(image: str) -> None:
     config = json.loads(docker("image", "inspect", image).stdout)[0]["Config"]
     assert config["User"] == "10001:10001"
     assert config["Labels"]["org.opencontainers.image.title"] == "atomfleet"
-    assert config["Labels"]["org.opencontainers.image.version"] == "0.1.0-test"
+    assert config["Labels"]["org.opencontainers.image.version"] == IMAGE_VERSION
     assert "HOME=/tmp" in config["Env"]
     # Nothing of the build stage (pip, the proxy CA) reaches the runtime image.
     proc = docker("run", "--rm", *SECURITY, image, "sh", "-c",

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-BROKER_DB, RESULT_DB = 12, 13
+BROKER_DB = 12
 NAMESPACE = "atomfleet"
 
 
@@ -85,7 +85,6 @@ def fleet_env(database_url: str, **extra: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": database_url,
         "ATOMFLEET_BROKER_URL": f"{redis_base()}/{BROKER_DB}",
-        "ATOMFLEET_RESULT_BACKEND_URL": f"{redis_base()}/{RESULT_DB}",
         "ATOMFLEET_QUEUES": json.dumps(["default", "io_bound", "ml_training"]),
         "ATOMFLEET_LOG_FORMAT": "console",
         "PYTHONUNBUFFERED": "1",

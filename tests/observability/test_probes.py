@@ -87,8 +87,7 @@ def test_readiness_follows_consumption_and_liveness_survives_a_broker_outage(tmp
     url = f"redis://127.0.0.1:{port}/0"
     try:
         wait_for(lambda: _pings(url), 10, "private redis")
-        worker = start_worker("default", ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE, ATOMFLEET_BROKER_URL=url,
-                              ATOMFLEET_RESULT_BACKEND_URL=url)
+        worker = start_worker("default", ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE, ATOMFLEET_BROKER_URL=url)
         wait_for(worker.ready, 90, "worker ready")
         control = Celery("atomfleet", broker=url).control
 

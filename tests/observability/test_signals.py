@@ -37,7 +37,6 @@ from tests.observability._support import (
     BROKER_DB,
     NAMESPACE,
     REPO,
-    RESULT_DB,
     Api,
     Beat,
     Flower,
@@ -112,8 +111,7 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    for db in (BROKER_DB, RESULT_DB):
-        redis.Redis.from_url(f"{redis_base()}/{db}").flushdb()
+    redis.Redis.from_url(f"{redis_base()}/{BROKER_DB}").flushdb()
     workdir = tmp_path_factory.mktemp("signals")
     db = connections["default"].settings_dict  # the test database pytest-django created
     env = fleet_env(

@@ -243,7 +243,7 @@ class Deployment:
             **DRILL_ENV,
             **self.extra_env,
         }
-        for name in ("ATOMFLEET_TEST_REDIS_URL", "ATOMFLEET_TEST_DATABASE_URL", "ATOMFLEET_RESULT_BACKEND_URL"):
+        for name in ("ATOMFLEET_TEST_REDIS_URL", "ATOMFLEET_TEST_DATABASE_URL"):
             env.pop(name, None)
         env.update(extra)
         return env

@@ -126,6 +126,21 @@ dict "ctx" $ "name" <secret name> "key" <data key> "length" <n>
 {{- end -}}
 {{- end -}}
 
+{{/*
+What a pod template's checksum sees of a generated value (the random value itself would differ in
+every render): a digest of the live value when the Secret exists, else "new". A regenerated value
+(the Secret was deleted) therefore changes the checksum and rolls the pods that read it.
+dict "ctx" $ "name" <secret name> "key" <data key>
+*/}}
+{{- define "atomfleet.secretDigest" -}}
+{{- $live := lookup "v1" "Secret" .ctx.Release.Namespace .name -}}
+{{- if and $live $live.data (hasKey $live.data .key) -}}
+{{- index $live.data .key | sha256sum -}}
+{{- else -}}
+new
+{{- end -}}
+{{- end -}}
+
 {{/* Deep merge of two maps (maps merge recursively, everything else in "over" wins, false and 0
 included — unlike sprig's merge/mergeOverwrite). dict "base" <map> "over" <map> -> JSON */}}
 {{- define "atomfleet.deepMerge" -}}
@@ -148,5 +163,5 @@ matchLabels:
 matchExpressions:
   - key: app.kubernetes.io/component
     operator: In
-    values: [api, worker, beat, migrations, flower, minio-setup]
+    values: [api, worker, beat, migrations, flower, minio-setup, test]
 {{- end -}}

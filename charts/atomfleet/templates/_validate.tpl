@@ -50,9 +50,15 @@ Called once, from config/config-configmap.yaml.
 {{- end -}}
 {{- end -}}
 
-{{- /* Ingress */ -}}
+{{- /* Ingress, proxies, ports */ -}}
 {{- if and $v.api.ingress.enabled (not $v.api.ingress.hosts) -}}
 {{- $errors = append $errors "api.ingress.enabled is true but api.ingress.hosts is empty" -}}
+{{- end -}}
+{{- if and (has "*" $v.api.forwardedAllowIps) (not (and $v.networkPolicy.enabled $v.networkPolicy.apiIngressFrom)) -}}
+{{- $errors = append $errors "api.forwardedAllowIps is \"*\" but the API port is open to every pod: any of them could claim https with X-Forwarded-Proto; set networkPolicy.apiIngressFrom to your Ingress controller (networkPolicy.enabled=true) or list the controller's addresses" -}}
+{{- end -}}
+{{- if eq (int $v.ports.api) (int $v.ports.metrics) -}}
+{{- $errors = append $errors (printf "ports.api and ports.metrics are both %d: metrics need a port of their own (the Ingress routes ports.api)" (int $v.ports.api)) -}}
 {{- end -}}
 
 {{- /* Queues */ -}}
@@ -70,6 +76,11 @@ Called once, from config/config-configmap.yaml.
 {{- $a := $q.autoscaling -}}
 {{- $hasSoft := not (kindIs "invalid" $q.softTimeLimit) -}}
 {{- $hasHard := not (kindIs "invalid" $q.timeLimit) -}}
+{{- if ne $q.pool "prefork" -}}
+{{- $errors = append $errors (printf "%s.pool is %s: only prefork enforces the atoms' time limits (threads, solo, gevent and eventlet cannot; a GIL-holding atom freezes a threads pool), and workers refuse to start with another pool" $p $q.pool) -}}
+{{- end -}}
+{{- /* Queue-level limits only: the atoms' own limits are checked by the worker at start-up
+(ATOMFLEET_TERMINATION_GRACE_SECONDS, atomfleet.catalog.shutdown), which the chart cannot see. */ -}}
 {{- if and $hasSoft $hasHard (ge (int $q.softTimeLimit) (int $q.timeLimit)) -}}
 {{- $errors = append $errors (printf "%s.softTimeLimit (%d) must be below timeLimit (%d)" $p (int $q.softTimeLimit) (int $q.timeLimit)) -}}
 {{- end -}}
@@ -102,8 +113,8 @@ Called once, from config/config-configmap.yaml.
 {{- if gt (int $a.fallbackReplicas) (int $a.maxReplicas) -}}
 {{- $errors = append $errors (printf "%s.autoscaling.fallbackReplicas (%d) exceeds maxReplicas (%d)" $p (int $a.fallbackReplicas) (int $a.maxReplicas)) -}}
 {{- end -}}
-{{- if and (not (kindIs "invalid" $a.scaleDownStabilizationSeconds)) (lt (int $a.scaleDownStabilizationSeconds) $grace) -}}
-{{- $errors = append $errors (printf "%s.autoscaling.scaleDownStabilizationSeconds (%d) must be at least terminationGracePeriodSeconds (%d)" $p (int $a.scaleDownStabilizationSeconds) $grace) -}}
+{{- if and (not (kindIs "invalid" $a.scaleDownStabilizationSeconds)) (lt (int $a.scaleDownStabilizationSeconds) (min $grace 3600)) -}}
+{{- $errors = append $errors (printf "%s.autoscaling.scaleDownStabilizationSeconds (%d) must be at least terminationGracePeriodSeconds (%d, or 3600, the largest window Kubernetes accepts)" $p (int $a.scaleDownStabilizationSeconds) $grace) -}}
 {{- end -}}
 {{- if and (eq $a.mode "keda") (not $v.autoscaling.prometheus.serverAddress) -}}
 {{- $errors = append $errors (printf "%s.autoscaling.mode is keda but autoscaling.prometheus.serverAddress is empty" $p) -}}

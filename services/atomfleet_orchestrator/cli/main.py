@@ -61,7 +61,7 @@ def cmd_dev(_: argparse.Namespace) -> int:
         print(f"token {fleet.token}")
         for queue, url in fleet.metrics_urls.items():
             print(f"metrics {queue} {url}")
-        print(f"metrics api {fleet.api_url}/metrics")
+        print(f"metrics api {fleet.api_metrics_url}")
         print("fleet running; Ctrl-C stops it", flush=True)
         while True:
             fleet.check_alive()

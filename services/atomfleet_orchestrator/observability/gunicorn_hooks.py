@@ -7,18 +7,54 @@
 - ``post_fork`` (worker): names its metric files after the slot (``g0``, ``g1``, ...), so workers
   recycled by ``max_requests`` reuse files instead of adding one set per pid.
 - ``child_exit`` (master): ``mark_process_dead`` for the slot's live gauges.
+- ``when_ready`` (master): serves the API's metrics (all workers' files, queue and outbox gauges)
+  on ``ATOMFLEET_METRICS_PORT`` from a thread of the master, apart from the API port (``0``: off).
+  A port that cannot be bound stops the API: its metrics drive autoscaling.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from atomfleet.metrics import wipe_multiproc_dir
+from atomfleet.metrics import metrics_port, wipe_multiproc_dir
 
-__all__ = ["child_exit", "on_starting", "post_fork", "pre_fork"]
+__all__ = ["child_exit", "on_starting", "post_fork", "pre_fork", "when_ready"]
 
 _SLOT = "_atomfleet_metrics_slot"
+
+
+class _MetricsServer:
+    server: Any = None
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # scrapes every 15 s: no access log
+        pass
+
+
+def when_ready(server: Any) -> None:
+    port = metrics_port()
+    if not port:
+        return
+    import django
+
+    django.setup()  # settings, the outbox provider of the runs app (scrapes query the database)
+    from atomfleet_orchestrator.observability.views import metrics_wsgi_app
+
+    host = os.environ.get("ATOMFLEET_API_HOST", "0.0.0.0")
+    httpd = make_server(host, port, metrics_wsgi_app(), _ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=httpd.serve_forever, name="api-metrics", daemon=True).start()
+    _MetricsServer.server = httpd
+    server.log.info("API metrics on %s:%d/metrics (multiprocess folder %s)", host, port,
+                    os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
 def on_starting(server: Any) -> None:
@@ -33,6 +69,9 @@ def pre_fork(server: Any, worker: Any) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     from atomfleet.metrics import set_identifier
+
+    if _MetricsServer.server is not None:  # the master's listening socket is not the worker's
+        _MetricsServer.server.socket.close()
 
     slot = getattr(worker, _SLOT, None)
     set_identifier(f"g{slot}" if slot is not None else str(os.getpid()))

@@ -25,6 +25,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "atomfleet_orchestrator.observability.middleware.RequestMetricsMiddleware",
+    # Kubelet probes (Host: <pod IP>:<port>) are answered before host validation.
+    "atomfleet_orchestrator.http.probes.ProbeMiddleware",
     "atomfleet_orchestrator.http.middleware.BodySizeLimitMiddleware",
     "atomfleet_orchestrator.http.errors.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from atomfleet.catalog.registry import CATALOG, Catalog, SchemaProblem, atom
+from atomfleet.catalog.shutdown import ShutdownBudget, check_grace_period
 from atomfleet.catalog.spec import AtomSpec, RetryPolicy, task_name_for
 
 __all__ = [
@@ -11,7 +12,9 @@ __all__ = [
     "Catalog",
     "RetryPolicy",
     "SchemaProblem",
+    "ShutdownBudget",
     "atom",
+    "check_grace_period",
     "load_catalog",
     "task_name_for",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from atomfleet.errors import ObjectAccessDenied
 
@@ -28,6 +28,11 @@ def check_key(key: str) -> str:
 
 class ObjectStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str) -> int:
+        """Store what ``stream`` yields, reading it in bounded chunks (uploads of up to
+        ``ATOMFLEET_MAX_UPLOAD_BYTES`` never sit in memory whole); returns the bytes stored."""
+        ...
 
     def get(self, key: str) -> bytes: ...
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from atomfleet.errors import ObjectNotFound
 from atomfleet.storage.base import check_key
 
 __all__ = ["LocalObjectStore"]
+
+_CHUNK = 1024 * 1024
 
 
 class LocalObjectStore:
@@ -28,6 +32,20 @@ class LocalObjectStore:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str) -> int:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                shutil.copyfileobj(stream, fh, _CHUNK)
+                size = fh.tell()
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return size
 
     def get(self, key: str) -> bytes:
         try:

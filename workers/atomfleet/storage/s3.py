@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, BinaryIO, cast
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.client import Config
 from botocore.exceptions import ClientError
 
@@ -15,6 +16,24 @@ from atomfleet.storage.base import check_key
 __all__ = ["S3ObjectStore"]
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# Streamed uploads: one PUT up to 8 MiB, multipart above, at most two parts read ahead and two in
+# flight, so an upload holds a few parts of memory whatever its size (s3transfer's default reads up
+# to 10 parts ahead: 80 MiB).
+_PART = 8 * 1024 * 1024
+_TRANSFER = TransferConfig(multipart_threshold=_PART, multipart_chunksize=_PART, max_concurrency=2)
+_TRANSFER.max_in_memory_upload_chunks = 2  # s3transfer's TransferConfig; boto3's does not expose it
+
+
+class _Counting:
+    """A read-only view of a stream that counts the bytes read through it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream, self.count = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.count += len(data)
+        return data
 
 
 class S3ObjectStore:
@@ -39,6 +58,24 @@ class S3ObjectStore:
         self.client.put_object(
             Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type
         )
+
+    def put_stream(self, key: str, stream: BinaryIO, content_type: str) -> int:
+        """Seekable streams (a spooled upload) are read part by part where they lie; others are
+        read one part at a time into memory."""
+        source: Any = stream
+        seekable = stream.seekable()
+        if seekable:
+            start = stream.tell()
+            size = stream.seek(0, 2) - start
+            stream.seek(start)
+        else:
+            source = _Counting(stream)
+        try:
+            self.client.upload_fileobj(cast(IO[Any], source), self.bucket, check_key(key),
+                                       ExtraArgs={"ContentType": content_type}, Config=_TRANSFER)
+        except ClientError as exc:
+            raise StorageError(f"s3 upload {key!r}: {exc}") from exc
+        return size if seekable else int(source.count)
 
     def _object_call(self, operation: str, key: str) -> Any:
         """``get_object``/``head_object`` with S3's "missing" codes mapped to ObjectNotFound."""

@@ -1,6 +1,9 @@
 {{/* ---------------------------------------------------------------------------------------------
 Configuration shared by every fleet process (docs/configuration.md is the contract).
 Plain settings go into one ConfigMap (envFrom); credentials are env entries referencing Secrets.
+"Which Secret, which key" is answered once per credential by a helper pair
+(atomfleet.<credential>.secretName / .secret<Thing>Key), used by the env entries and by the
+condition of the Secret template that creates it.
 --------------------------------------------------------------------------------------------- */}}
 
 {{- define "atomfleet.config.name" -}}
@@ -26,11 +29,30 @@ Plain settings go into one ConfigMap (envFrom); credentials are env entries refe
 {{- end -}}
 {{- end -}}
 
+{{/* ATOMFLEET_ALLOWED_HOSTS: the configured hosts plus the API Service's DNS names (in-cluster
+clients and the `helm test` Pods call it by name), unless any host is allowed. Kubelet probes and
+Prometheus scrapes need no entry (probes skip host validation; metrics have their own port). */}}
+{{- define "atomfleet.config.allowedHosts" -}}
+{{- $hosts := list -}}
+{{- range splitList "," .Values.config.allowedHosts -}}
+{{- if trim . }}{{ $hosts = append $hosts (trim .) }}{{ end -}}
+{{- end -}}
+{{- if has "*" $hosts -}}
+*
+{{- else -}}
+{{- $svc := include "atomfleet.api.name" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $hosts = concat $hosts (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns .Values.clusterDomain)) -}}
+{{- join "," (uniq $hosts) -}}
+{{- end -}}
+{{- end -}}
+
 {{/* ConfigMap data (also inlined into the migration hook Job, which can run before the ConfigMap exists). */}}
 {{- define "atomfleet.config.data" -}}
 {{- $c := .Values.config -}}
 ATOMFLEET_DEBUG: {{ $c.debug | toString | quote }}
-ATOMFLEET_ALLOWED_HOSTS: {{ $c.allowedHosts | quote }}
+ATOMFLEET_ALLOWED_HOSTS: {{ include "atomfleet.config.allowedHosts" . | quote }}
+ATOMFLEET_FORWARDED_ALLOW_IPS: {{ join "," .Values.api.forwardedAllowIps | quote }}
 ATOMFLEET_LOG_FORMAT: {{ $c.logFormat | quote }}
 ATOMFLEET_LOG_LEVEL: {{ $c.logLevel | quote }}
 ATOMFLEET_QUEUES: {{ include "atomfleet.config.queueList" . | quote }}
@@ -43,9 +65,9 @@ ATOMFLEET_INLINE_RESULT_MAX_BYTES: {{ int $c.inlineResultMaxBytes | toString | q
 ATOMFLEET_MAX_REQUEST_BYTES: {{ int $c.maxRequestBytes | toString | quote }}
 ATOMFLEET_MAX_UPLOAD_BYTES: {{ int $c.maxUploadBytes | toString | quote }}
 ATOMFLEET_LIVENESS_MAX_AGE: {{ int $c.livenessMaxAge | toString | quote }}
-ATOMFLEET_API_PORT: "8000"
+ATOMFLEET_API_PORT: {{ int .Values.ports.api | toString | quote }}
 ATOMFLEET_API_WORKERS: {{ int .Values.api.gunicornWorkers | toString | quote }}
-ATOMFLEET_METRICS_PORT: "9808"
+ATOMFLEET_METRICS_PORT: {{ int .Values.ports.metrics | toString | quote }}
 PROMETHEUS_MULTIPROC_DIR: "/tmp/atomfleet-metrics"
 ATOMFLEET_PROBE_DIR: "/tmp/atomfleet-probes"
 HOME: "/tmp"
@@ -64,9 +86,115 @@ ATOMFLEET_STORAGE_LOCAL_ROOT: "/data/storage"
 {{- end }}
 {{- end -}}
 
-{{/* Redis URLs. In-chart and host-based external Redis: the password comes from a Secret as
-REDIS_PASSWORD and Kubernetes expands $(REDIS_PASSWORD) inside the URLs (so it must be URL-safe;
-generated passwords are alphanumeric). externalRedis.urlSecret: both URLs straight from a Secret. */}}
+{{/* ---------------------------------------------------------------- which Secret, which key */}}
+
+{{/* Django secret key. dict "ctx" $ "hook" bool (the pre-install hook reads its own Secret). */}}
+{{- define "atomfleet.secretKey.secretName" -}}
+{{- $v := .ctx.Values -}}
+{{- if $v.secretKey.existingSecret -}}
+{{- $v.secretKey.existingSecret -}}
+{{- else if .hook -}}
+{{- include "atomfleet.migrations.secretName" .ctx -}}
+{{- else -}}
+{{- include "atomfleet.config.secretName" .ctx -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "atomfleet.secretKey.secretKey" -}}
+{{- ternary .Values.secretKey.existingSecretKey "secret-key" (ne .Values.secretKey.existingSecret "") -}}
+{{- end -}}
+
+{{/* External database URL (not used with the in-chart PostgreSQL). dict "ctx" $ "hook" bool */}}
+{{- define "atomfleet.database.secretName" -}}
+{{- $v := .ctx.Values -}}
+{{- if $v.externalDatabase.existingSecret -}}
+{{- $v.externalDatabase.existingSecret -}}
+{{- else if .hook -}}
+{{- include "atomfleet.migrations.secretName" .ctx -}}
+{{- else -}}
+{{- include "atomfleet.config.secretName" .ctx -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "atomfleet.database.secretUrlKey" -}}
+{{- ternary .Values.externalDatabase.existingSecretUrlKey "database-url" (ne .Values.externalDatabase.existingSecret "") -}}
+{{- end -}}
+
+{{/* Redis password: in-chart (its Secret, or redis.auth.existingSecret) or external (existingSecret,
+the chart Secret for externalRedis.password, or none: empty name). */}}
+{{- define "atomfleet.redis.secretName" -}}
+{{- if .Values.redis.enabled -}}
+{{- default (include "atomfleet.redis.name" .) .Values.redis.auth.existingSecret -}}
+{{- else if .Values.externalRedis.existingSecret -}}
+{{- .Values.externalRedis.existingSecret -}}
+{{- else if .Values.externalRedis.password -}}
+{{- include "atomfleet.config.secretName" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "atomfleet.redis.secretPasswordKey" -}}
+{{- if .Values.redis.enabled -}}
+{{- .Values.redis.auth.existingSecretPasswordKey -}}
+{{- else if .Values.externalRedis.existingSecret -}}
+{{- .Values.externalRedis.existingSecretPasswordKey -}}
+{{- else -}}
+redis-password
+{{- end -}}
+{{- end -}}
+
+{{/* S3 credentials: in-chart MinIO, an existing Secret, plain values (chart Secret) or none (pod identity). */}}
+{{- define "atomfleet.storage.secretName" -}}
+{{- $s3 := .Values.storage.s3 -}}
+{{- if ne .Values.storage.backend "s3" -}}
+{{- else if .Values.minio.enabled -}}
+{{- include "atomfleet.minio.secretName" . -}}
+{{- else if $s3.existingSecret -}}
+{{- $s3.existingSecret -}}
+{{- else if $s3.accessKeyId -}}
+{{- include "atomfleet.config.secretName" . -}}
+{{- end -}}
+{{- end -}}
+
+{{/* dict "ctx" $ "which" "id"|"secret" */}}
+{{- define "atomfleet.storage.secretKey" -}}
+{{- $v := .ctx.Values -}}
+{{- $id := eq .which "id" -}}
+{{- if $v.minio.enabled -}}
+{{- ternary "root-user" "root-password" $id -}}
+{{- else if $v.storage.s3.existingSecret -}}
+{{- ternary $v.storage.s3.accessKeyIdKey $v.storage.s3.secretAccessKeyKey $id -}}
+{{- else -}}
+{{- ternary "s3-access-key-id" "s3-secret-access-key" $id -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Data of the chart's own Secret. dict "ctx" $ "checksum" bool: with checksum, generated values
+appear as digests (atomfleet.secretDigest) so that renders are comparable. */}}
+{{- define "atomfleet.config.secretData" -}}
+{{- $v := .ctx.Values -}}
+{{- $name := include "atomfleet.config.secretName" .ctx -}}
+{{- $data := dict -}}
+{{- if eq (include "atomfleet.secretKey.secretName" (dict "ctx" .ctx)) $name -}}
+{{- $_ := set $data "secret-key" (include (ternary "atomfleet.secretDigest" "atomfleet.secretValue" (.checksum | default false)) (dict "ctx" .ctx "name" $name "key" "secret-key" "length" 50)) -}}
+{{- end -}}
+{{- if and (not $v.postgresql.enabled) (eq (include "atomfleet.database.secretName" (dict "ctx" .ctx)) $name) $v.externalDatabase.url -}}
+{{- $_ := set $data "database-url" ($v.externalDatabase.url | b64enc) -}}
+{{- end -}}
+{{- if and (not $v.redis.enabled) (not $v.externalRedis.urlSecret.name) (eq (include "atomfleet.redis.secretName" .ctx) $name) -}}
+{{- $_ := set $data "redis-password" ($v.externalRedis.password | b64enc) -}}
+{{- end -}}
+{{- if eq (include "atomfleet.storage.secretName" .ctx) $name -}}
+{{- $_ := set $data "s3-access-key-id" ($v.storage.s3.accessKeyId | b64enc) -}}
+{{- $_ := set $data "s3-secret-access-key" ($v.storage.s3.secretAccessKey | b64enc) -}}
+{{- end -}}
+{{- toJson $data -}}
+{{- end -}}
+
+{{/* ---------------------------------------------------------------- env entries */}}
+
+{{/* ATOMFLEET_BROKER_URL. In-chart and host-based external Redis: the password comes from a Secret
+as REDIS_PASSWORD and Kubernetes expands $(REDIS_PASSWORD) inside the URL (so it must be URL-safe;
+generated passwords are alphanumeric). externalRedis.urlSecret: the URL straight from a Secret. */}}
 {{- define "atomfleet.config.redisEnv" -}}
 {{- $r := .Values.externalRedis -}}
 {{- if and (not .Values.redis.enabled) $r.urlSecret.name }}
@@ -75,35 +203,16 @@ generated passwords are alphanumeric). externalRedis.urlSecret: both URLs straig
     secretKeyRef:
       name: {{ $r.urlSecret.name }}
       key: {{ $r.urlSecret.brokerUrlKey }}
-- name: ATOMFLEET_RESULT_BACKEND_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ $r.urlSecret.name }}
-      key: {{ $r.urlSecret.resultBackendUrlKey }}
 {{- else }}
 {{- $scheme := "redis" }}
 {{- $host := include "atomfleet.redis.name" . }}
 {{- $port := 6379 }}
-{{- $brokerDb := 0 }}
-{{- $resultDb := 1 }}
+{{- $db := 0 }}
 {{- $query := "" }}
-{{- $secretName := "" }}
-{{- $secretKey := "" }}
-{{- if .Values.redis.enabled }}
-{{- $secretName = default (include "atomfleet.redis.name" .) .Values.redis.auth.existingSecret }}
-{{- $secretKey = .Values.redis.auth.existingSecretPasswordKey }}
-{{- else }}
+{{- if not .Values.redis.enabled }}
 {{- $host = $r.host }}
 {{- $port = int $r.port }}
-{{- $brokerDb = int $r.brokerDatabase }}
-{{- $resultDb = int $r.resultDatabase }}
-{{- if $r.existingSecret }}
-{{- $secretName = $r.existingSecret }}
-{{- $secretKey = $r.existingSecretPasswordKey }}
-{{- else if $r.password }}
-{{- $secretName = include "atomfleet.config.secretName" . }}
-{{- $secretKey = "redis-password" }}
-{{- end }}
+{{- $db = int $r.brokerDatabase }}
 {{- if $r.tls.enabled }}
 {{- $scheme = "rediss" }}
 {{- $query = printf "?ssl_cert_reqs=%s" $r.tls.certReqs }}
@@ -113,18 +222,16 @@ generated passwords are alphanumeric). externalRedis.urlSecret: both URLs straig
 {{- end }}
 {{- end }}
 {{- $auth := "" }}
-{{- if $secretName }}
+{{- with include "atomfleet.redis.secretName" . }}
 {{- $auth = ":$(REDIS_PASSWORD)@" }}
 - name: REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ $secretName }}
-      key: {{ $secretKey }}
+      name: {{ . }}
+      key: {{ include "atomfleet.redis.secretPasswordKey" $ }}
 {{- end }}
 - name: ATOMFLEET_BROKER_URL
-  value: {{ printf "%s://%s%s:%d/%d%s" $scheme $auth $host $port $brokerDb $query | quote }}
-- name: ATOMFLEET_RESULT_BACKEND_URL
-  value: {{ printf "%s://%s%s:%d/%d%s" $scheme $auth $host $port $resultDb $query | quote }}
+  value: {{ printf "%s://%s%s:%d/%d%s" $scheme $auth $host $port $db $query | quote }}
 {{- end }}
 {{- end -}}
 
@@ -136,72 +243,40 @@ hook Secret, because the chart's Secret does not exist yet. */}}
 - name: POSTGRES_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ default (include "atomfleet.postgresql.name" .ctx) $v.postgresql.auth.existingSecret }}
-      key: {{ $v.postgresql.auth.existingSecretPasswordKey }}
+      name: {{ include "atomfleet.postgresql.secretName" .ctx }}
+      key: {{ include "atomfleet.postgresql.secretPasswordKey" .ctx }}
 - name: DATABASE_URL
   value: {{ printf "postgres://%s:$(POSTGRES_PASSWORD)@%s:5432/%s" $v.postgresql.auth.username (include "atomfleet.postgresql.name" .ctx) $v.postgresql.auth.database | quote }}
-{{- else if $v.externalDatabase.existingSecret }}
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.externalDatabase.existingSecret }}
-      key: {{ $v.externalDatabase.existingSecretUrlKey }}
 {{- else }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ ternary (include "atomfleet.migrations.secretName" .ctx) (include "atomfleet.config.secretName" .ctx) (.hook | default false) }}
-      key: database-url
+      name: {{ include "atomfleet.database.secretName" . }}
+      key: {{ include "atomfleet.database.secretUrlKey" .ctx }}
 {{- end }}
 {{- end -}}
 
 {{/* ATOMFLEET_SECRET_KEY. dict "ctx" $ "hook" bool */}}
 {{- define "atomfleet.config.secretKeyEnv" -}}
-{{- $v := .ctx.Values -}}
 - name: ATOMFLEET_SECRET_KEY
   valueFrom:
     secretKeyRef:
-      {{- if $v.secretKey.existingSecret }}
-      name: {{ $v.secretKey.existingSecret }}
-      key: {{ $v.secretKey.existingSecretKey }}
-      {{- else }}
-      name: {{ ternary (include "atomfleet.migrations.secretName" .ctx) (include "atomfleet.config.secretName" .ctx) (.hook | default false) }}
-      key: secret-key
-      {{- end }}
+      name: {{ include "atomfleet.secretKey.secretName" . }}
+      key: {{ include "atomfleet.secretKey.secretKey" .ctx }}
 {{- end -}}
 
-{{/* S3 credentials: in-chart MinIO, an existing Secret, plain values (chart Secret) or none (pod identity). */}}
 {{- define "atomfleet.config.storageEnv" -}}
-{{- $s3 := .Values.storage.s3 -}}
-{{- if eq .Values.storage.backend "s3" }}
-{{- $name := "" }}
-{{- $idKey := "" }}
-{{- $secretKey := "" }}
-{{- if .Values.minio.enabled }}
-{{- $name = default (include "atomfleet.minio.name" .) .Values.minio.auth.existingSecret }}
-{{- $idKey = "root-user" }}
-{{- $secretKey = "root-password" }}
-{{- else if $s3.existingSecret }}
-{{- $name = $s3.existingSecret }}
-{{- $idKey = $s3.accessKeyIdKey }}
-{{- $secretKey = $s3.secretAccessKeyKey }}
-{{- else if $s3.accessKeyId }}
-{{- $name = include "atomfleet.config.secretName" . }}
-{{- $idKey = "s3-access-key-id" }}
-{{- $secretKey = "s3-secret-access-key" }}
-{{- end }}
-{{- if $name }}
+{{- with include "atomfleet.storage.secretName" . }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:
-      name: {{ $name }}
-      key: {{ $idKey }}
+      name: {{ . }}
+      key: {{ include "atomfleet.storage.secretKey" (dict "ctx" $ "which" "id") }}
 - name: AWS_SECRET_ACCESS_KEY
   valueFrom:
     secretKeyRef:
-      name: {{ $name }}
-      key: {{ $secretKey }}
-{{- end }}
+      name: {{ . }}
+      key: {{ include "atomfleet.storage.secretKey" (dict "ctx" $ "which" "secret") }}
 {{- end }}
 {{- end -}}
 
@@ -252,7 +327,55 @@ hook Secret, because the chart's Secret does not exist yet. */}}
 {{- end }}
 {{- end -}}
 
-{{/* checksum/config annotation: config changes roll every fleet pod. */}}
-{{- define "atomfleet.config.checksum" -}}
-checksum/config: {{ include "atomfleet.config.data" . | sha256sum }}
+{{/* ---------------------------------------------------------------- checksums */}}
+
+{{/*
+Pod template annotations that roll the pods when anything they read changes:
+  checksum/config   the ConfigMap's data
+  checksum/secrets  every input of every Secret the pod reads: the values that fill or name them
+                    (credentials given as values, existingSecret names and keys) and, for generated
+                    values, a digest of the live value (atomfleet.secretDigest)
+Secrets you create yourself (`*.existingSecret`) are read by name: a change of their content rolls
+nothing; `kubectl rollout restart` does (docs/operations.md).
+dict "ctx" $ "secrets" (list of: "fleet" "flower" "tests" "redis" "postgresql" "minio")
+*/}}
+{{- define "atomfleet.checksums" -}}
+{{- $v := .ctx.Values -}}
+{{- $in := dict -}}
+{{- range .secrets -}}
+{{- if eq . "fleet" -}}
+{{- $_ := set $in "fleet" (dict
+      "config" (include "atomfleet.config.secretData" (dict "ctx" $.ctx "checksum" true))
+      "secretKey" $v.secretKey "externalDatabase" $v.externalDatabase "externalRedis" $v.externalRedis
+      "redis" (dict "enabled" $v.redis.enabled "auth" $v.redis.auth)
+      "postgresql" (dict "enabled" $v.postgresql.enabled "auth" $v.postgresql.auth)
+      "minio" (dict "enabled" $v.minio.enabled "auth" $v.minio.auth) "s3" $v.storage.s3) -}}
+{{- end -}}
+{{- if or (eq . "fleet") (eq . "redis") -}}
+{{- if and $v.redis.enabled (not $v.redis.auth.existingSecret) -}}
+{{- $_ := set $in "redis" (include "atomfleet.secretDigest" (dict "ctx" $.ctx "name" (include "atomfleet.redis.name" $.ctx) "key" "redis-password")) -}}
+{{- end -}}
+{{- $_ := set $in "redisAuth" $v.redis.auth -}}
+{{- end -}}
+{{- if or (eq . "fleet") (eq . "postgresql") -}}
+{{- if and $v.postgresql.enabled (not $v.postgresql.auth.existingSecret) -}}
+{{- $_ := set $in "postgresql" (include "atomfleet.secretDigest" (dict "ctx" $.ctx "name" (include "atomfleet.postgresql.name" $.ctx) "key" "postgres-password")) -}}
+{{- end -}}
+{{- $_ := set $in "postgresqlAuth" $v.postgresql.auth -}}
+{{- end -}}
+{{- if or (eq . "fleet") (eq . "minio") -}}
+{{- if and $v.minio.enabled (not $v.minio.auth.existingSecret) -}}
+{{- $_ := set $in "minio" (include "atomfleet.secretDigest" (dict "ctx" $.ctx "name" (include "atomfleet.minio.name" $.ctx) "key" "root-password")) -}}
+{{- end -}}
+{{- $_ := set $in "minioAuth" $v.minio.auth -}}
+{{- end -}}
+{{- if eq . "flower" -}}
+{{- $_ := set $in "flower" (dict "basicAuth" $v.flower.basicAuth "live" (include "atomfleet.secretDigest" (dict "ctx" $.ctx "name" (include "atomfleet.flower.name" $.ctx) "key" "basic-auth"))) -}}
+{{- end -}}
+{{- if eq . "tests" -}}
+{{- $_ := set $in "tests" (dict "tenant" $v.tests.tenant "live" (include "atomfleet.secretDigest" (dict "ctx" $.ctx "name" (include "atomfleet.tests.secretName" $.ctx) "key" "token"))) -}}
+{{- end -}}
+{{- end -}}
+checksum/config: {{ include "atomfleet.config.data" .ctx | sha256sum }}
+checksum/secrets: {{ toJson $in | sha256sum }}
 {{- end -}}

@@ -6,6 +6,10 @@ the configuration is inlined, value-given credentials come from a hook Secret, a
 a hook ServiceAccount.
 With the in-chart PostgreSQL the database does not exist before install, so the hook moves to
 post-install (pre-upgrade stays); the Job then reads the release's own Secrets.
+Hook objects are not part of the release: Helm deletes them by their delete policy only, never on
+`helm uninstall`. A successful migration removes its Job, Pod, ServiceAccount and Secret
+(hook-succeeded); a failed one leaves them for `kubectl logs` until the next upgrade replaces them
+(before-hook-creation) or you delete them.
 --------------------------------------------------------------------------------------------- */}}
 
 {{- define "atomfleet.migrations.name" -}}

@@ -18,11 +18,12 @@ Workers: one Deployment (+ autoscaler, PDB) per entry of workers.queues, merged 
 {{- include "atomfleet.componentName" (dict "ctx" .ctx "component" (printf "worker-%s" (.queue | replace "_" "-"))) -}}
 {{- end -}}
 
-{{/* Scale-down stabilization: the explicit value, else the queue's grace period. */}}
+{{/* Scale-down stabilization: the explicit value, else the queue's grace period capped at 3600
+(the largest stabilizationWindowSeconds the API server accepts for an HPA, and so for KEDA). */}}
 {{- define "atomfleet.worker.stabilization" -}}
 {{- $a := .autoscaling -}}
 {{- if kindIs "invalid" $a.scaleDownStabilizationSeconds -}}
-{{- int .terminationGracePeriodSeconds -}}
+{{- min (int .terminationGracePeriodSeconds) 3600 -}}
 {{- else -}}
 {{- int $a.scaleDownStabilizationSeconds -}}
 {{- end -}}

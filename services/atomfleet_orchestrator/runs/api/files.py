@@ -1,4 +1,9 @@
-"""``POST /api/v1/files``: upload an input file; the key it returns is scoped to the tenant."""
+"""``POST /api/v1/files``: upload an input file; the key it returns is scoped to the tenant.
+
+The body is streamed: Django spools an upload larger than ``FILE_UPLOAD_MAX_MEMORY_SIZE`` to a
+temporary file under ``/tmp`` while parsing, and the store reads it from there in bounded chunks
+(multipart for S3), so a 100 MiB upload never sits in a gunicorn worker's memory.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +27,14 @@ def upload(request: Request) -> Response:
     if upload_file is None:
         raise ApiError(400, "missing_file", "send the file as the multipart field 'file'")
     key = upload_key(request.user.tenant.slug, upload_file.name or "upload")
-    data = upload_file.read()
     content_type = upload_file.content_type or "application/octet-stream"
-    get_store().put(key, data, content_type)
+    upload_file.seek(0)
+    try:
+        size = get_store().put_stream(key, upload_file, content_type)
+    finally:
+        upload_file.close()  # removes a spooled temporary file now, not at garbage collection
     return Response(
-        {"key": key, "size": len(data), "content_type": content_type, "name": upload_file.name},
+        {"key": key, "size": size, "content_type": content_type, "name": upload_file.name},
         status=status.HTTP_201_CREATED,
     )
 
