@@ -7,5 +7,5 @@ class TenancyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the token cache's invalidation signals.
-        from atomfleet_orchestrator.tenancy import tokens  # noqa: F401
+        # Connects the token cache's invalidation signals and the OpenAPI security scheme.
+        from atomfleet_orchestrator.tenancy import schema, tokens  # noqa: F401
