@@ -51,8 +51,10 @@ def test_result_inline_and_local_artifact_stream(api: APIClient, tenant: Tenant)
     assert body["result"] == {"valid": True}
     (artifact,) = body["artifacts"]
     assert artifact["url"].endswith(f"/api/v1/runs/{run.id}/artifacts/report.json")
-    streamed = api.get(artifact["url"])
+    streamed = api.get(artifact["url"], HTTP_ACCEPT="application/octet-stream")  # not a 406
     assert streamed.status_code == 200 and b"".join(streamed.streaming_content) == b'{"rows": 3}'
+    assert streamed["Content-Type"] == "application/octet-stream" and artifact["content_type"] == "application/json"
+    assert 'filename="report.json"' in streamed["Content-Disposition"]
     assert api.get(f"/api/v1/runs/{run.id}/artifacts/other.json").json()["error"]["code"] == "artifact_not_found"
 
 

@@ -136,3 +136,30 @@ def live_tenant(transactional_db: None) -> LiveTenant:
     name = "service"
     _, raw = ApiToken.issue(tenant, name)
     return LiveTenant(tenant, raw, name)
+
+
+@contextlib.contextmanager
+def scratch_database(suffix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database beside the test database (dropped afterwards); its URL."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    name = f"{db['NAME']}_{suffix}"
+    admin = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], password=db.get("PASSWORD") or None,
+                            dbname="postgres", autocommit=True)
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """``atomfleet manage ...`` in a subprocess with ``env``; its stdout."""
+    done = subprocess.run([sys.executable, "-m", "atomfleet_orchestrator.cli.main", "manage", *args],
+                          env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"atomfleet manage {' '.join(args)} failed:\n{done.stderr}")
+    return done.stdout
