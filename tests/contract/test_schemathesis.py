@@ -76,7 +76,8 @@ def test_the_live_api_conforms_to_its_schema(fuzz_api: tuple[ApiServer, str]) ->
     ]
     if SEED:
         argv += ["--seed", SEED]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=BUDGET_SECONDS)
+    # Its own folder: schemathesis keeps state (.schemathesis/) where it runs.
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=BUDGET_SECONDS, cwd=server.log.parent)
     output = done.stdout + done.stderr
     print(output[-4000:])
     counts = re.search(r"(\d+) generated, (\d+) passed", output)
