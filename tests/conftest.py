@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
+from tests.support.live_api import live_api, live_tenant  # noqa: F401  (fixtures)
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
 

@@ -85,3 +85,49 @@ def test_unreachable_api_exits_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     monkeypatch.setenv("ATOMFLEET_TOKEN", "x")
     assert main(["atoms"]) == 1
     assert "unreachable" in capsys.readouterr().err
+
+
+@pytest.mark.fleet
+@pytest.mark.usefixtures("cli_env", "worker_fleet")
+def test_submit_batch_from_json_lines_waits_and_is_safe_to_run_again(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"args": {"text": f"word{i} word{i}"}}) + "\n" for i in range(5)))
+    argv = ["submit-batch", "text.stats", str(items), "--key-prefix", "nightly", "--chunk", "2"]
+    assert main([*argv, "--wait", "--timeout", "60"]) == 0
+    out, err = capsys.readouterr()
+    finished = json.loads(out)
+    assert [r["status"] for r in finished] == ["succeeded"] * 5
+    assert err.count("created") == 3  # chunks of 2, 2 and 1
+    assert main(argv) == 0  # again: the keys name the runs already there
+    again, err = capsys.readouterr()
+    assert [r["id"] for r in json.loads(again)] == [r["id"] for r in finished]
+    assert "0 created, 2 already there" in err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_submit_batch_is_all_or_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    items = tmp_path / "items.json"
+    items.write_text(json.dumps([{"args": {"text": "fine"}}, {"args": {"txt": "wrong"}}]))
+    assert main(["submit-batch", "text.stats", str(items)]) == 1
+    err = capsys.readouterr().err
+    assert "400 invalid_batch" in err and '"index": 1' in err
+    assert main(["list"]) == 0 and capsys.readouterr().out == ""
+    items.write_text('{"text": "no args envelope"}\n')
+    with pytest.raises(SystemExit, match='item 1 of .* must be'):
+        main(["submit-batch", "text.stats", str(items)])
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_list_prints_the_cursor_of_the_next_page(capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(3):
+        assert main(["submit", "text.stats", "--arg", f"text=t{i}"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--limit", "2"]) == 0
+    first = capsys.readouterr()
+    cursor = first.err.split("--cursor ")[1].strip()
+    assert main(["list", "--limit", "2", "--cursor", cursor]) == 0
+    second = capsys.readouterr().out
+    assert len(first.out.splitlines()) == 2 and len(second.splitlines()) == 1
+    assert second.split()[0] not in first.out

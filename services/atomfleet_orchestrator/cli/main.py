@@ -7,15 +7,17 @@ Exit codes: 0 success; 1 a run did not succeed or the API refused the request; 2
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from atomfleet_orchestrator.cli.client import ApiClientError, AtomfleetClient
+from atomfleet.client import Client, ClientError, Run, WaitTimeout
 
 _SETTINGS = "atomfleet_orchestrator.settings"
 
@@ -79,16 +81,29 @@ def cmd_demo(_: argparse.Namespace) -> int:
     return run_demo()
 
 
-# -- HTTP client commands -------------------------------------------------------------------
-def _client() -> AtomfleetClient:
+# -- HTTP client commands (atomfleet.client) ---------------------------------------------------
+def _client() -> Client:
     url, token = os.environ.get("ATOMFLEET_URL"), os.environ.get("ATOMFLEET_TOKEN")
     if not url or not token:
         raise SystemExit("error: set ATOMFLEET_URL and ATOMFLEET_TOKEN (`atomfleet dev` prints both)")
-    return AtomfleetClient(url, token)
+    return Client(url, token)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready form of the client's results (dataclasses, datetimes)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def _print(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    print(json.dumps(_plain(data), indent=2, default=str))
 
 
 def _parse_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,78 +127,104 @@ class ProgressBar:
     def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
         self.stream, self.width = stream, width
 
-    def __call__(self, run: dict[str, Any]) -> None:
-        fraction = float(run["progress"]["fraction"])
+    def __call__(self, run: Run) -> None:
+        fraction = run.progress.fraction
         filled = int(fraction * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
-        line = f"\r{run['atom']} [{bar}] {fraction:4.0%} {run['status']:<9} {run['progress']['message'][:40]:<40}"
+        line = f"\r{run.atom} [{bar}] {fraction:4.0%} {run.status:<9} {run.progress.message[:40]:<40}"
         self.stream.write(line)
         self.stream.flush()
-        if run["status"] in ("succeeded", "failed", "cancelled"):
+        if run.is_terminal:
             self.stream.write("\n")
 
 
-def _wait(client: AtomfleetClient, run_id: str, timeout: float) -> int:
+def _wait(client: Client, run_id: str, timeout: float) -> int:
     try:
         run = client.wait(run_id, timeout=timeout, on_update=ProgressBar() if sys.stderr.isatty() else None)
-    except TimeoutError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except WaitTimeout as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 124
     _print(run)
-    return 0 if run["status"] == "succeeded" else 1
+    return 0 if run.succeeded else 1
 
 
 def cmd_atoms(_: argparse.Namespace) -> int:
-    for atom in _client().atoms():
-        print(f"{atom['name']:<26} {atom['queue']:<12} {atom['description']}")
+    with _client() as client:
+        atoms = client.atoms()
+    for atom in atoms:
+        print(f"{atom.name:<26} {atom.queue:<12} {atom.description}")
     return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    client = _client()
-    run = client.submit(args.atom, _parse_args(args), args.idempotency_key)
-    if not args.wait:
-        _print(run)
-        return 0
-    return _wait(client, run["id"], args.timeout)
+    with _client() as client:
+        run = client.submit(args.atom, _parse_args(args), idempotency_key=args.idempotency_key)
+        if not args.wait:
+            _print(run)
+            return 0
+        return _wait(client, run.id, args.timeout)
+
+
+def cmd_submit_batch(args: argparse.Namespace) -> int:
+    from atomfleet_orchestrator.cli.batch import read_items, submit_in_chunks
+
+    items = read_items(args.file, args.key_prefix)
+    with _client() as client:
+        runs = submit_in_chunks(client, args.atom, items, args.chunk)
+        if not args.wait:
+            _print([{"id": r.id, "status": r.status} for r in runs])
+            return 0
+        try:
+            finished = [client.wait(r.id, timeout=args.timeout) for r in runs]
+        except WaitTimeout as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 124
+    _print([{"id": r.id, "status": r.status, "error": r.error} for r in finished])
+    return 0 if all(r.succeeded for r in finished) else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _print(_client().run(args.run_id))
+    with _client() as client:
+        _print(client.run(args.run_id))
     return 0
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    return _wait(_client(), args.run_id, args.timeout)
+    with _client() as client:
+        return _wait(client, args.run_id, args.timeout)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    page = _client().runs(atom=args.atom, status=args.status, queue=args.queue, limit=args.limit)
-    for run in page["results"]:
-        print(f"{run['id']}  {run['queue']:<12} {run['atom']:<26} {run['status']:<10} {run['created_at']}")
+    with _client() as client:
+        page = client.runs(atom=args.atom, status=args.status, queue=args.queue, limit=args.limit, cursor=args.cursor)
+    for run in page.items:
+        print(f"{run.id}  {run.queue:<12} {run.atom:<26} {run.status:<10} {run.created_at.isoformat()}")
+    if page.next_cursor:
+        print(f"more: add --cursor {page.next_cursor}", file=sys.stderr)
     return 0
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    _print(_client().cancel(args.run_id))
+    with _client() as client:
+        _print(client.cancel(args.run_id))
     return 0
 
 
 def cmd_result(args: argparse.Namespace) -> int:
-    client = _client()
-    result = client.result(args.run_id)
-    if args.download:
-        dest = Path(args.download)
-        dest.mkdir(parents=True, exist_ok=True)
-        for artifact in result["artifacts"]:
-            path = client.download(artifact["url"], dest / artifact["name"])
-            print(f"saved {path}", file=sys.stderr)
+    with _client() as client:
+        result = client.result(args.run_id)
+        if args.download:
+            dest = Path(args.download)
+            dest.mkdir(parents=True, exist_ok=True)
+            for artifact in result.artifacts:
+                print(f"saved {client.download_path(artifact, dest)}", file=sys.stderr)
     _print(result)
     return 0
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    _print(_client().upload(Path(args.path)))
+    with _client() as client:
+        _print(client.upload(Path(args.path)))
     return 0
 
 
@@ -211,6 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--idempotency-key")
     submit.add_argument("--wait", action="store_true", help="wait for the run with a progress bar")
     submit.add_argument("--timeout", type=float, default=3600)
+    batch = add("submit-batch", cmd_submit_batch,
+                "submit many runs of one atom from a file of items (JSON array or JSON lines of "
+                '{"args": {...}, "idempotency_key": "..."}); each chunk is one all-or-nothing request')
+    batch.add_argument("atom")
+    batch.add_argument("file", help="the items; - reads standard input")
+    batch.add_argument("--key-prefix", help="give items without a key PREFIX-<line>: safe to run again")
+    batch.add_argument("--chunk", type=int, default=1000, help="items per request (the server's limit: 1000)")
+    batch.add_argument("--wait", action="store_true", help="wait for every run; exit 1 unless all succeeded")
+    batch.add_argument("--timeout", type=float, default=3600)
     add("status", cmd_status, "show a run").add_argument("run_id")
     wait = add("wait", cmd_wait, "wait for a run to finish (progress bar on a terminal)")
     wait.add_argument("run_id")
@@ -220,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--status")
     lst.add_argument("--queue")
     lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--cursor", help="the page after the one that printed it")
     add("cancel", cmd_cancel, "cancel a run").add_argument("run_id")
     res = add("result", cmd_result, "show a run's result and artifacts")
     res.add_argument("run_id")
@@ -232,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except ApiClientError as exc:
-        print(f"error: {exc.status} {exc.code}: {exc.message}", file=sys.stderr)
+    except ClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         if exc.details:
             print(json.dumps(exc.details, indent=2), file=sys.stderr)
         return 1

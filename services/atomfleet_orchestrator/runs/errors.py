@@ -6,7 +6,10 @@
     ├── IdempotencyConflict    409 idempotency_conflict
     ├── RunNotFound            404 run_not_found (also for another tenant's run)
     ├── RunAlreadyFinished     409 run_finished
-    └── ArtifactNotFound       404 artifact_not_found
+    ├── ArtifactNotFound       404 artifact_not_found
+    ├── BatchRejected          400 invalid_batch (details.errors: index, code, message, details
+    │                          of each refused item; nothing of the batch was created)
+    └── BatchTooLarge          413 batch_too_large (details: limit, items)
 """
 
 from __future__ import annotations
@@ -46,3 +49,11 @@ class RunAlreadyFinished(RunError):
 
 class ArtifactNotFound(RunError):
     code, http_status = "artifact_not_found", 404
+
+
+class BatchRejected(RunError):
+    code, http_status = "invalid_batch", 400
+
+
+class BatchTooLarge(RunError):
+    code, http_status = "batch_too_large", 413

@@ -13,6 +13,8 @@ from atomfleet_orchestrator.tenancy.models import Tenant
 __all__ = ["AtomRun", "RunStatus", "new_task_id"]
 
 _WAITING = sorted(s.value for s in WAITING)  # plain strings: migrations import no app code
+# Also names the enum of the OpenAPI schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+RUN_STATUS_CHOICES = [(s.value, s.value) for s in RunStatus]
 
 
 def new_task_id() -> str:
@@ -21,7 +23,8 @@ def new_task_id() -> str:
 
 class AtomRun(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="runs")
+    # No index of its own: every run_tenant_* index below starts with the tenant.
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="runs", db_index=False)
     created_by = models.CharField(max_length=150)
     atom = models.CharField(max_length=200)
     queue = models.CharField(max_length=40)
@@ -31,7 +34,7 @@ class AtomRun(models.Model):
 
     # Written only through runs.transitions (one guarded UPDATE per lifecycle transition).
     status = models.CharField(
-        max_length=16, choices=[(s.value, s.value) for s in RunStatus], default=RunStatus.QUEUED.value
+        max_length=16, choices=RUN_STATUS_CHOICES, default=RunStatus.QUEUED.value
     )
     progress = models.FloatField(default=0.0)
     progress_message = models.CharField(max_length=500, blank=True, default="")
@@ -67,7 +70,7 @@ class AtomRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "idempotency_key"],
@@ -76,7 +79,12 @@ class AtomRun(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["tenant", "-created_at"], name="run_tenant_created"),
+            # GET /api/v1/runs pages newest first by (-created_at, -id), a unique order, per tenant
+            # and optionally one filter: each page is one range scan of one of these.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="run_tenant_created_id"),
+            models.Index(fields=["tenant", "status", "-created_at", "-id"], name="run_tenant_status_created"),
+            models.Index(fields=["tenant", "atom", "-created_at", "-id"], name="run_tenant_atom_created"),
+            models.Index(fields=["tenant", "queue", "-created_at", "-id"], name="run_tenant_queue_created"),
             # Beat's rounds read only active runs: partial indexes stay small as history grows.
             models.Index(
                 fields=["created_at"], name="run_outbox",

@@ -1,5 +1,6 @@
 """Settings, split by concern and read from the environment (see docs/configuration.md)."""
 
+from atomfleet_orchestrator.settings.api import *  # noqa: F403
 from atomfleet_orchestrator.settings.base import *  # noqa: F403
 from atomfleet_orchestrator.settings.celery import *  # noqa: F403
 from atomfleet_orchestrator.settings.fleet import *  # noqa: F403

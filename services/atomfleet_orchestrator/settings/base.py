@@ -70,9 +70,9 @@ FILE_UPLOAD_TEMP_DIR = env_str("ATOMFLEET_UPLOAD_TMP", "") or None
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["atomfleet_orchestrator.tenancy.authentication.TenantTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["atomfleet_orchestrator.http.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "atomfleet_orchestrator.http.schema.ApiSchema",
     "EXCEPTION_HANDLER": "atomfleet_orchestrator.http.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -81,4 +81,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit atom runs, follow their progress, fetch their results.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The contract promises what the server enforces (tests/api/test_contract.py).
+    "ENFORCE_NON_BLANK_FIELDS": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"RunStatusEnum": "atomfleet_orchestrator.runs.models.RUN_STATUS_CHOICES"},
 }

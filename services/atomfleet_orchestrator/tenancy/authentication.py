@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant, hash_token
+from atomfleet_orchestrator.tenancy.models import ApiToken
+from atomfleet_orchestrator.tenancy.tokens import Caller, lookup
 
-
-@dataclass(frozen=True)
-class Caller:
-    """``request.user``: who is calling, for which tenant."""
-
-    tenant: Tenant
-    name: str
-    is_authenticated: bool = True
-    is_anonymous: bool = False
+__all__ = ["Caller", "TenantTokenAuthentication"]
 
 
 class TenantTokenAuthentication(BaseAuthentication):
@@ -34,14 +25,10 @@ class TenantTokenAuthentication(BaseAuthentication):
             raw = parts[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("token is not valid") from None
-        token = (
-            ApiToken.objects.select_related("tenant")
-            .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
-            .first()
-        )
-        if token is None:
+        found = lookup(raw)
+        if found is None:
             raise exceptions.AuthenticationFailed("token is not valid or was revoked")
-        return Caller(tenant=token.tenant, name=token.name), token
+        return found
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) to unauthenticated requests.

@@ -7,6 +7,7 @@ import secrets
 
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 TOKEN_PREFIX = "af_"
 
@@ -48,3 +49,9 @@ class ApiToken(models.Model):
     def issue(cls, tenant: Tenant, name: str) -> tuple[ApiToken, str]:
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
         return cls.objects.create(tenant=tenant, name=name, key_hash=hash_token(raw)), raw
+
+    def revoke(self) -> None:
+        """Stop accepting this token (API processes honour it within the token cache's TTL)."""
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

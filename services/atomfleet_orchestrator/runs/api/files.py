@@ -16,10 +16,21 @@ from rest_framework.response import Response
 
 from atomfleet.storage import upload_key
 from atomfleet_orchestrator.http.errors import ApiError
+from atomfleet_orchestrator.http.schema import error_responses
+from atomfleet_orchestrator.runs.api.serializers import UploadSerializer
 from atomfleet_orchestrator.runs.storage import get_store
 
 
-@extend_schema(request={"multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}, responses={201: dict})
+@extend_schema(
+    operation_id="files_upload", tags=["files"], summary="Upload an input file",
+    request={"multipart/form-data": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary", "description": "the file's bytes"}},
+    }},
+    responses={201: UploadSerializer, **error_responses(
+        400, 413, e400="no multipart field `file`: `missing_file`",
+        e413="larger than ATOMFLEET_MAX_UPLOAD_BYTES: `payload_too_large`")},
+)
 @api_view(["POST"])
 @parser_classes([MultiPartParser])
 def upload(request: Request) -> Response:

@@ -5,6 +5,7 @@ from atomfleet_orchestrator.runs.api import files, views
 urlpatterns = [
     path("atoms", views.list_atoms, name="atom-list"),
     path("atoms/<str:name>/runs", views.submit, name="run-submit"),
+    path("atoms/<str:name>/runs/batch", views.submit_many, name="run-submit-batch"),
     path("runs", views.RunList.as_view(), name="run-list"),
     path("runs/<uuid:run_id>", views.run_detail, name="run-detail"),
     path("runs/<uuid:run_id>/cancel", views.cancel, name="run-cancel"),

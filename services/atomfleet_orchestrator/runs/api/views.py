@@ -6,27 +6,43 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, content_negotiation_class
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atomfleet.catalog import CATALOG
 from atomfleet.errors import ObjectNotFound
 from atomfleet_orchestrator.http.errors import ApiError
+from atomfleet_orchestrator.http.schema import error_responses
+from atomfleet_orchestrator.runs.api.pagination import RunCursorPagination
 from atomfleet_orchestrator.runs.api.serializers import (
+    AtomListSerializer,
     AtomSerializer,
+    BatchResultSerializer,
+    BatchSubmitSerializer,
+    RunResultSerializer,
     RunSerializer,
     SubmitRunSerializer,
 )
+from atomfleet_orchestrator.runs.batch import BatchItem, check_batch_size, submit_batch
 from atomfleet_orchestrator.runs.cancellation import cancel_run
 from atomfleet_orchestrator.runs.errors import ArtifactNotFound, RunNotFound
 from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
 from atomfleet_orchestrator.runs.storage import get_store
 from atomfleet_orchestrator.runs.submission import submit_run
+
+_RUN_ID = OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+_ATOM_NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the atom's name, e.g. `text.stats`")
 
 
 def _run_for(request: Request, run_id: Any) -> AtomRun:
@@ -37,64 +53,121 @@ def _run_for(request: Request, run_id: Any) -> AtomRun:
     return run
 
 
-@extend_schema(responses=AtomSerializer(many=True))
+def _body(request: Request, serializer_class: type[Any]) -> Any:
+    if not isinstance(request.data, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object")
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+@extend_schema(operation_id="atoms_list", tags=["atoms"], summary="List the atoms that can be run",
+               responses={200: AtomListSerializer})
 @api_view(["GET"])
 def list_atoms(request: Request) -> Response:
     return Response({"results": AtomSerializer(list(CATALOG), many=True).data})
 
 
-@extend_schema(request=SubmitRunSerializer, responses={202: RunSerializer, 200: RunSerializer})
+@extend_schema(
+    operation_id="runs_submit", tags=["runs"], summary="Submit a run of an atom",
+    parameters=[_ATOM_NAME], request=SubmitRunSerializer,
+    responses={
+        202: OpenApiResponse(RunSerializer, description="accepted: a new run (`Location` names it)"),
+        200: OpenApiResponse(RunSerializer, description="the earlier run with this idempotency key"),
+        **error_responses(404, 409, e404="no atom by that name: `unknown_atom` (details: `atoms`)",
+                          e409="the idempotency key was used with another atom or args: "
+                          "`idempotency_conflict` (details: `run_id`)"),
+    },
+)
 @api_view(["POST"])
 def submit(request: Request, name: str) -> Response:
-    if not isinstance(request.data, dict):
-        raise ApiError(400, "invalid_request", "the body must be a JSON object with 'args'")
-    body = SubmitRunSerializer(data=request.data)
-    body.is_valid(raise_exception=True)
-    unknown = set(request.data) - {"args", "idempotency_key"}
-    if unknown:
-        raise ApiError(400, "invalid_request", f"unknown fields: {', '.join(sorted(unknown))}")
+    body = _body(request, SubmitRunSerializer)
     run, created = submit_run(
-        request.user.tenant,
-        request.user.name,
-        name,
-        body.validated_data["args"],
-        body.validated_data.get("idempotency_key"),
+        request.user.tenant, request.user.name, name, body["args"], body.get("idempotency_key")
     )
     data = RunSerializer(run, context={"request": request}).data
     headers = {"Location": data["url"]}
     return Response(data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK, headers=headers)
 
 
-class RunPagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 500
+@extend_schema(
+    operation_id="runs_submit_batch", tags=["runs"], summary="Submit many runs of one atom, all or nothing",
+    description="Each item is checked like a single submission, in one transaction: when any item is "
+    "refused, no run of the batch is created and the 400 `invalid_batch` lists every refused item in "
+    "`details.errors` (`index`, `code`, `message`, `details`). Items with an idempotency key that names "
+    "an earlier run with the same args return that run (`created: false`). A batch holds at most "
+    "ATOMFLEET_BATCH_MAX_ITEMS items (413 `batch_too_large` above).",
+    parameters=[_ATOM_NAME], request=BatchSubmitSerializer,
+    responses={
+        202: OpenApiResponse(BatchResultSerializer, description="at least one run was created"),
+        200: OpenApiResponse(BatchResultSerializer, description="every item named an earlier run"),
+        **error_responses(
+            400, 404, 413,
+            e400="`invalid_request` (body shape; details per field, items by index), or "
+            "`invalid_batch`: items were refused (details.errors), nothing was created",
+            e404="no atom by that name: `unknown_atom`",
+            e413="`batch_too_large` (details: `limit`, `items`) or `payload_too_large` (details: `limit_bytes`)",
+        ),
+    },
+)
+@api_view(["POST"])
+def submit_many(request: Request, name: str) -> Response:
+    if isinstance(request.data, dict) and isinstance(request.data.get("items"), list):
+        check_batch_size(len(request.data["items"]))  # before validating thousands of items
+    body = _body(request, BatchSubmitSerializer)
+    items = [BatchItem(item["args"], item.get("idempotency_key")) for item in body["items"]]
+    outcomes = submit_batch(request.user.tenant, request.user.name, name, items)
+    context = {"request": request}
+    results = [{"created": created, "run": RunSerializer(run, context=context).data} for run, created in outcomes]
+    any_created = any(created for _, created in outcomes)
+    return Response({"results": results}, status=status.HTTP_202_ACCEPTED if any_created else status.HTTP_200_OK)
 
 
+@extend_schema_view(get=extend_schema(
+    operation_id="runs_list", tags=["runs"], summary="List runs, newest first (cursor pages)",
+    parameters=[
+        OpenApiParameter("status", OpenApiTypes.STR, enum=[s.value for s in RunStatus], description="only runs in this state"),
+        OpenApiParameter("atom", OpenApiTypes.STR, description="only runs of this atom"),
+        OpenApiParameter("queue", OpenApiTypes.STR, description="only runs on this queue"),
+    ],
+    responses={200: RunSerializer(many=True), **error_responses(400, e400="`invalid_parameter`: a bad `status`, `limit` or `cursor`")},
+))
 class RunList(ListAPIView):
     serializer_class = RunSerializer
-    pagination_class = RunPagination
+    pagination_class = RunCursorPagination
     filter_fields = ("atom", "status", "queue")
 
     def get_queryset(self) -> Any:
-        runs = AtomRun.objects.filter(tenant=self.request.user.tenant).order_by("-created_at")
+        runs = AtomRun.objects.filter(tenant=self.request.user.tenant)
         params = self.request.query_params
         status_filter = params.get("status")
         allowed = [s.value for s in RunStatus]
-        if status_filter and status_filter not in allowed:
-            raise ApiError(400, "invalid_filter", f"unknown status {status_filter!r}", {"allowed": allowed})
+        if status_filter is not None and status_filter not in allowed:
+            raise ApiError(400, "invalid_parameter", f"unknown status {status_filter!r}",
+                           {"parameter": "status", "allowed": allowed})
         for field in self.filter_fields:
-            if params.get(field):
+            if field in params:
+                if "\x00" in params[field]:  # no run has it, and PostgreSQL refuses NUL in text
+                    return runs.none()
                 runs = runs.filter(**{field: params[field]})
         return runs
 
 
-@extend_schema(responses=RunSerializer)
+@extend_schema(operation_id="runs_retrieve", tags=["runs"], summary="Get a run", parameters=[_RUN_ID],
+               responses={200: RunSerializer})
 @api_view(["GET"])
 def run_detail(request: Request, run_id: Any) -> Response:
     return Response(RunSerializer(_run_for(request, run_id), context={"request": request}).data)
 
 
-@extend_schema(request=None, responses={202: RunSerializer, 200: RunSerializer})
+@extend_schema(
+    operation_id="runs_cancel", tags=["runs"], summary="Cancel a run (idempotent)", parameters=[_RUN_ID], request=None,
+    responses={
+        200: OpenApiResponse(RunSerializer, description="cancelled (it was waiting, or already cancelled)"),
+        202: OpenApiResponse(RunSerializer, description="running: asked to stop (`cancel_requested`)"),
+        **error_responses(409, e409="the run already succeeded or failed: `run_finished`"),
+    },
+)
 @api_view(["POST"])
 def cancel(request: Request, run_id: Any) -> Response:
     run = cancel_run(_run_for(request, run_id))
@@ -107,7 +180,10 @@ def _artifact_link(request: Request, run: AtomRun, artifact: dict[str, Any]) -> 
     return url or request.build_absolute_uri(reverse("run-artifact", args=[run.id, artifact["name"]]))
 
 
-@extend_schema(responses={200: dict})
+@extend_schema(
+    operation_id="runs_result", tags=["runs"], summary="Get a run's result and artifacts", parameters=[_RUN_ID],
+    responses={200: RunResultSerializer, **error_responses(409, e409="the run has no result yet: `result_not_ready`")},
+)
 @api_view(["GET"])
 def result(request: Request, run_id: Any) -> Response:
     run = _run_for(request, run_id)
@@ -130,8 +206,25 @@ def result(request: Request, run_id: Any) -> Response:
     )
 
 
-@extend_schema(responses={(200, "application/octet-stream"): bytes})
+class _JsonErrorsAnyAccept(BaseContentNegotiation):
+    """The artifact's bytes go out whatever ``Accept`` says (a download asking for
+    ``application/octet-stream`` must not get 406); errors are the usual JSON."""
+
+    def select_parser(self, request: Request, parsers: Any) -> Any:
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(
+    operation_id="runs_artifact", tags=["runs"], summary="Download an artifact of a run",
+    parameters=[_RUN_ID, OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the artifact's name")],
+    responses={(200, "application/octet-stream"): OpenApiResponse(
+        OpenApiTypes.BINARY, description="the artifact's bytes (its own content type is in the result's `artifacts`)")},
+)
 @api_view(["GET"])
+@content_negotiation_class(_JsonErrorsAnyAccept)
 def artifact(request: Request, run_id: Any, name: str) -> StreamingHttpResponse:
     run = _run_for(request, run_id)
     entry = next((a for a in run.artifacts if a["name"] == name), None)
@@ -144,7 +237,9 @@ def artifact(request: Request, run_id: Any, name: str) -> StreamingHttpResponse:
         raise ArtifactNotFound(
             f"artifact {name!r} of run {run.id} is missing from storage", {"key": entry["key"]}
         ) from None
-    response = StreamingHttpResponse(itertools.chain([first], chunks), content_type=entry["content_type"])
+    # Bytes to save, whatever they hold (the declared type is in the result): a download never
+    # depends on the atom naming a content type the caller's tooling knows.
+    response = StreamingHttpResponse(itertools.chain([first], chunks), content_type="application/octet-stream")
     response["Content-Length"] = str(entry["size"])
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

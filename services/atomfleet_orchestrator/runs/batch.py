@@ -1,0 +1,64 @@
+"""Batch submission: many runs of one atom in one request and one transaction, all or nothing.
+
+Each item goes through ``submit_run``, exactly as if it had its own request (schema, files,
+idempotency key), inside one transaction: if any item is refused, the transaction rolls back, no
+run of the batch exists and nothing is published, and the error lists every refused item. An item
+whose idempotency key names an earlier run with the same args is that run (``created`` False),
+also when the same key appears twice in one batch; the same key with other args refuses the item.
+Runs are published after the commit, like single submissions (or by the outbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from atomfleet_orchestrator.runs.errors import BatchRejected, BatchTooLarge, RunError, UnknownAtom
+from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.runs.submission import submit_run
+from atomfleet_orchestrator.tenancy.models import Tenant
+
+__all__ = ["BatchItem", "check_batch_size", "submit_batch"]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    args: Any
+    idempotency_key: str | None = None
+
+
+def check_batch_size(count: int) -> None:
+    limit = settings.ATOMFLEET_BATCH_MAX_ITEMS
+    if count > limit:
+        raise BatchTooLarge(
+            f"a batch holds at most {limit} items, got {count}: split it",
+            {"limit": limit, "items": count},
+        )
+
+
+def submit_batch(
+    tenant: Tenant, created_by: str, atom_name: str, items: Sequence[BatchItem]
+) -> list[tuple[AtomRun, bool]]:
+    """Every item's run and whether it was created; raises ``BatchRejected`` naming bad items."""
+    check_batch_size(len(items))
+    accepted: list[tuple[AtomRun, bool]] = []
+    refused: list[dict[str, Any]] = []
+    with transaction.atomic():
+        for index, item in enumerate(items):
+            try:
+                accepted.append(submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key))
+            except UnknownAtom:
+                raise  # the whole batch names it: 404, like a single submission
+            except RunError as exc:
+                refused.append({"index": index, "code": exc.code, "message": exc.message, "details": exc.details})
+        if refused:
+            # Raising inside the block rolls the batch back, with its on-commit publishes.
+            raise BatchRejected(
+                f"{len(refused)} of {len(items)} items were refused; no run was created",
+                {"errors": refused},
+            )
+    return accepted

@@ -1,0 +1,107 @@
+"""The API's operations as data: what to send and how to read the answer.
+
+``Client`` and ``AsyncClient`` execute the same ``Call`` objects, so both speak the same API;
+only the I/O (blocking or awaited) differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from atomfleet.client._errors import ApiError, error_for
+from atomfleet.client._models import AtomInfo, BatchItem, BatchResult, Page, Run, RunResult, Upload
+from atomfleet.client._retry import retry_after
+
+T = TypeVar("T")
+
+API = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    ok: tuple[int, ...] = (200,)
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    safe: bool = False  # may be sent again after a dropped connection or a 503
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def atoms() -> Call[list[AtomInfo]]:
+    return Call("GET", f"{API}/atoms", lambda d: [AtomInfo.from_json(a) for a in d["results"]], safe=True)
+
+
+def submit(atom: str, args: Mapping[str, Any], idempotency_key: str | None) -> Call[Run]:
+    body: dict[str, Any] = {"args": dict(args)}
+    if idempotency_key is not None:
+        body["idempotency_key"] = idempotency_key
+    return Call("POST", f"{API}/atoms/{_segment(atom)}/runs", Run.from_json, ok=(200, 202), json=body,
+                safe=idempotency_key is not None)
+
+
+def submit_batch(atom: str, items: Iterable[BatchItem | Mapping[str, Any]]) -> Call[BatchResult]:
+    batch = [i if isinstance(i, BatchItem) else BatchItem(i["args"], i.get("idempotency_key")) for i in items]
+    return Call("POST", f"{API}/atoms/{_segment(atom)}/runs/batch", BatchResult.from_json, ok=(200, 202),
+                json={"items": [i.to_json() for i in batch]},
+                safe=bool(batch) and all(i.idempotency_key is not None for i in batch))
+
+
+def run(run_id: str) -> Call[Run]:
+    return Call("GET", f"{API}/runs/{_segment(str(run_id))}", Run.from_json, safe=True)
+
+
+def runs(*, status: str | None, atom: str | None, queue: str | None, limit: int | None,
+         cursor: str | None) -> Call[Page[Run]]:
+    params = {"status": status, "atom": atom, "queue": queue, "limit": limit, "cursor": cursor}
+    return Call("GET", f"{API}/runs", Page.of_runs, params={k: v for k, v in params.items() if v is not None},
+                safe=True)
+
+
+def cancel(run_id: str) -> Call[Run]:
+    # Cancelling twice is a no-op on the server, so a lost answer can be asked again.
+    return Call("POST", f"{API}/runs/{_segment(str(run_id))}/cancel", Run.from_json, ok=(200, 202), safe=True)
+
+
+def result(run_id: str) -> Call[RunResult]:
+    return Call("GET", f"{API}/runs/{_segment(str(run_id))}/result", RunResult.from_json, safe=True)
+
+
+UPLOAD_PATH = f"{API}/files"
+
+
+def parse_upload(data: Any) -> Upload:
+    return Upload.from_json(data)
+
+
+def read(call: Call[T], response: httpx.Response) -> T:
+    """The parsed body of a successful answer, or the ``ApiError`` the answer describes."""
+    if response.status_code not in call.ok:
+        raise api_error(response)
+    try:
+        data = response.json()
+    except ValueError:
+        raise ApiError("unexpected_response", f"{call.method} {call.path}: the answer is not JSON",
+                       http_status=response.status_code, details={"body": response.text[:300]}) from None
+    return call.parse(data)
+
+
+def api_error(response: httpx.Response) -> ApiError:
+    cls = error_for(response.status_code)
+    try:
+        error = response.json()["error"]
+        code, message, details = str(error["code"]), str(error.get("message", "")), error.get("details")
+    except (ValueError, KeyError, TypeError):  # not our error body: a proxy, a load balancer
+        code, message, details = "http_error", response.text[:300] or response.reason_phrase, None
+    return cls(code, message, http_status=response.status_code, details=details,
+               retry_after=retry_after(response))

@@ -1,0 +1,123 @@
+"""Errors of the atomfleet client; every one carries ``code``, ``http_status`` and ``details``.
+
+    ClientError                     base: catch it to handle every failure of a call
+    ├── TransportError              no HTTP answer (connection refused, dropped, timed out),
+    │                               after the retries the request allowed; http_status 0
+    ├── WaitTimeout                 ``wait()`` gave up; ``run`` is the last state seen
+    └── ApiError                    the API answered with an error body
+        ├── BadRequest              400  invalid_args, invalid_request, invalid_batch, ...
+        ├── Unauthenticated         401  unauthenticated
+        ├── Forbidden               403
+        ├── NotFound                404  unknown_atom, run_not_found, artifact_not_found, ...
+        ├── Conflict                409  idempotency_conflict, result_not_ready, run_finished
+        ├── PayloadTooLarge         413  payload_too_large, batch_too_large
+        ├── UnsupportedMediaType    415
+        ├── ServiceUnavailable      503  database_unavailable, ... (``retry_after`` seconds)
+        └── ServerError             any other 5xx
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from atomfleet.errors import AtomfleetError
+
+if TYPE_CHECKING:
+    from atomfleet.client._models import Run
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "ClientError",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "ServerError",
+    "ServiceUnavailable",
+    "TransportError",
+    "Unauthenticated",
+    "UnsupportedMediaType",
+    "WaitTimeout",
+    "error_for",
+]
+
+
+class ClientError(AtomfleetError):
+    """A call to the atomfleet API failed."""
+
+    def __init__(self, code: str, message: str, *, http_status: int = 0, details: Any = None) -> None:
+        super().__init__(f"{http_status or '-'} {code}: {message}")
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.details = details
+
+
+class TransportError(ClientError):
+    """The API could not be reached or dropped the connection (``code`` ``unreachable``)."""
+
+
+class WaitTimeout(ClientError, TimeoutError):
+    """``wait()`` ran out of time before the run finished."""
+
+    def __init__(self, run: Run, timeout: float) -> None:
+        super().__init__(
+            "wait_timeout", f"run {run.id} still {run.status} after {timeout:g}s", details={"status": run.status}
+        )
+        self.run = run
+
+
+class ApiError(ClientError):
+    """The API refused the request; ``code`` and ``details`` come from its error body."""
+
+    def __init__(self, code: str, message: str, *, http_status: int, details: Any = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(code, message, http_status=http_status, details=details)
+        self.retry_after = retry_after
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class Unauthenticated(ApiError):
+    pass
+
+
+class Forbidden(ApiError):
+    pass
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    pass
+
+
+class PayloadTooLarge(ApiError):
+    pass
+
+
+class UnsupportedMediaType(ApiError):
+    pass
+
+
+class ServiceUnavailable(ApiError):
+    pass
+
+
+class ServerError(ApiError):
+    pass
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequest, 401: Unauthenticated, 403: Forbidden, 404: NotFound, 409: Conflict,
+    413: PayloadTooLarge, 415: UnsupportedMediaType, 503: ServiceUnavailable,
+}
+
+
+def error_for(status: int) -> type[ApiError]:
+    return _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)
