@@ -124,3 +124,17 @@ def test_image_defaults_to_the_app_version_and_honours_digest_and_registry() -> 
 def test_common_labels_reach_every_object() -> None:
     for o in render([], {"commonLabels": {"team": "ml"}}):
         assert o["metadata"]["labels"]["team"] == "ml"
+
+
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        ({"heartbeatSeconds": 40, "staleAfterSeconds": 90},
+         "config.staleAfterSeconds (90) must exceed 3 x config.heartbeatSeconds (40)"),
+        ({"reconcileInterval": 120}, "config.dispatchTimeoutSeconds (120) must exceed config.reconcileInterval (120)"),
+        ({"dispatchInterval": 200, "dispatchTimeoutSeconds": 150},
+         "config.dispatchTimeoutSeconds (150) must exceed config.dispatchInterval (200)"),
+    ],
+)
+def test_contradictory_lifecycle_deadlines_fail_the_render_naming_both_values(render_error, config: dict[str, int], error: str) -> None:
+    assert error in render_error({"config": config})

@@ -30,6 +30,20 @@ Called once, from config/config-configmap.yaml.
 {{- $errors = append $errors "externalDatabase.url and externalDatabase.existingSecret are both set: keep one" -}}
 {{- end -}}
 
+{{- /* Run lifecycle deadlines (docs/lifecycle.md; the processes refuse the same values) */ -}}
+{{- $c := $v.config -}}
+{{- if not (lt (mul 3 (int $c.heartbeatSeconds)) (int $c.staleAfterSeconds)) -}}
+{{- $errors = append $errors (printf "config.staleAfterSeconds (%d) must exceed 3 x config.heartbeatSeconds (%d): a worker fences an execution two heartbeats before the deadline" (int $c.staleAfterSeconds) (int $c.heartbeatSeconds)) -}}
+{{- end -}}
+{{- range $name := list "staleAfterSeconds" "dispatchTimeoutSeconds" -}}
+{{- if not (lt (int $c.reconcileInterval) (int (get $c $name))) -}}
+{{- $errors = append $errors (printf "config.%s (%d) must exceed config.reconcileInterval (%d), which enforces it" $name (int (get $c $name)) (int $c.reconcileInterval)) -}}
+{{- end -}}
+{{- end -}}
+{{- if not (lt (int $c.dispatchInterval) (int $c.dispatchTimeoutSeconds)) -}}
+{{- $errors = append $errors (printf "config.dispatchTimeoutSeconds (%d) must exceed config.dispatchInterval (%d)" (int $c.dispatchTimeoutSeconds) (int $c.dispatchInterval)) -}}
+{{- end -}}
+
 {{- /* Storage */ -}}
 {{- if eq $v.storage.backend "s3" -}}
 {{- if not $v.storage.s3.bucket -}}

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from atomfleet_orchestrator.cli.client import ApiClientError, AtomfleetClient
+from atomfleet.client import Client, ClientError, WaitTimeout
 
 __all__ = ["main"]
 
@@ -36,7 +36,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_selftest(client: AtomfleetClient, args: argparse.Namespace) -> str:
+def run_selftest(client: Client, args: argparse.Namespace) -> str:
     """The run's id when it succeeded on the expected queue; raises SystemExit(<reason>) otherwise."""
     run_args = json.loads(args.args)
     if not isinstance(run_args, dict):
@@ -45,20 +45,20 @@ def run_selftest(client: AtomfleetClient, args: argparse.Namespace) -> str:
         name, sep, content = item.partition("=")
         if not sep or not name:
             raise SystemExit(f"--file expects NAME=CONTENT, got {item!r}")
-        run_args[name] = client.upload_bytes(f"{name}.txt", content.encode())["key"]
+        run_args[name] = client.upload(content.encode(), name=f"{name}.txt").key
     started = time.monotonic()
     run = client.submit(args.atom, run_args)
-    if run["queue"] != args.queue:
-        raise SystemExit(f"{args.atom} is routed to queue {run['queue']!r}, not {args.queue!r}: "
+    if run.queue != args.queue:
+        raise SystemExit(f"{args.atom} is routed to queue {run.queue!r}, not {args.queue!r}: "
                          f"set workers.queues.{args.queue}.test.atom to an atom of that queue")
     try:
-        run = client.wait(run["id"], timeout=args.timeout, poll=1.0)
-    except TimeoutError as exc:
+        run = client.wait(run.id, timeout=args.timeout, poll_interval=1.0)
+    except WaitTimeout as exc:
         raise SystemExit(f"queue {args.queue}: {exc} (is a worker of the queue running?)") from None
-    if run["status"] != "succeeded":
-        raise SystemExit(f"queue {args.queue}: run {run['id']} of {args.atom} {run['status']}: {run.get('error')}")
-    print(f"ok: queue {args.queue} ran {args.atom} (run {run['id']}) in {time.monotonic() - started:.1f}s", flush=True)
-    return str(run["id"])
+    if run.status != "succeeded":
+        raise SystemExit(f"queue {args.queue}: run {run.id} of {args.atom} {run.status}: {run.error}")
+    print(f"ok: queue {args.queue} ran {args.atom} (run {run.id}) in {time.monotonic() - started:.1f}s", flush=True)
+    return run.id
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"selftest: {args.token_env} is not set (the chart sets it from the tests Secret)", file=sys.stderr)
         return 1
     try:
-        with AtomfleetClient(args.url, token) as client:
+        with Client(args.url, token) as client:
             run_selftest(client, args)
-    except ApiClientError as exc:
+    except ClientError as exc:
         print(f"selftest: queue {args.queue}: the API refused: {exc}", file=sys.stderr)
         return 1
     except SystemExit as exc:

@@ -61,6 +61,10 @@ ATOMFLEET_HEARTBEAT_SECONDS: {{ int $c.heartbeatSeconds | toString | quote }}
 ATOMFLEET_STALE_AFTER_SECONDS: {{ int $c.staleAfterSeconds | toString | quote }}
 ATOMFLEET_DISPATCH_INTERVAL: {{ int $c.dispatchInterval | toString | quote }}
 ATOMFLEET_RECONCILE_INTERVAL: {{ int $c.reconcileInterval | toString | quote }}
+ATOMFLEET_DISPATCH_TIMEOUT_SECONDS: {{ int $c.dispatchTimeoutSeconds | toString | quote }}
+ATOMFLEET_MAX_REDISPATCHES: {{ int $c.maxRedispatches | toString | quote }}
+{{- /* Task events cost three Redis PUBLISHes a task: on only for Flower, which reads them. */}}
+ATOMFLEET_TASK_EVENTS: {{ .Values.flower.enabled | toString | quote }}
 ATOMFLEET_INLINE_RESULT_MAX_BYTES: {{ int $c.inlineResultMaxBytes | toString | quote }}
 ATOMFLEET_MAX_REQUEST_BYTES: {{ int $c.maxRequestBytes | toString | quote }}
 ATOMFLEET_MAX_UPLOAD_BYTES: {{ int $c.maxUploadBytes | toString | quote }}
