@@ -142,7 +142,8 @@ class Fleet:
 
     def start_api(self) -> None:
         self.api = Process("api", api_argv(),
-                           self.env(ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(self.api_port)),
+                           self.env(ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(self.api_port),
+                                    ATOMFLEET_METRICS_PORT=str(free_port())),
                            self.workdir / "api.log").start()
 
         def ready() -> bool:

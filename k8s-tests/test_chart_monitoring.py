@@ -26,7 +26,8 @@ def test_service_monitor_scrapes_the_api_and_pod_monitors_every_worker_and_beat(
     sm = one(objs, "ServiceMonitor", "atomfleet-api")
     assert sm["metadata"]["labels"]["release"] == "prom"
     # The API's metrics port (the gunicorn master's), never the API port the Ingress routes.
-    assert sm["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "15s"}]
+    (endpoint,) = sm["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == ("metrics", "/metrics", "15s")
     assert sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     pm = one(objs, "PodMonitor", "atomfleet-worker")
     assert pm["metadata"]["labels"]["release"] == "prom"

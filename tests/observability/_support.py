@@ -188,7 +188,7 @@ class Api(Process):
         # Where the API serves /metrics: its own port once the chart gives it one, else the API port.
         self.metrics_port = free_port()
         env = dict(env, ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(self.port),
-                   ATOMFLEET_API_METRICS_PORT=str(self.metrics_port), ATOMFLEET_API_WORKERS="2",
+                   ATOMFLEET_METRICS_PORT=str(self.metrics_port), ATOMFLEET_API_WORKERS="2",
                    ATOMFLEET_API_TMP=str(workdir), PROMETHEUS_MULTIPROC_DIR=str(workdir / "metrics-api"))
         super().__init__("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"], env, workdir)
 

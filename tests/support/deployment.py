@@ -269,7 +269,8 @@ class Deployment:
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         self._spawn("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"],
-                    ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(port), ATOMFLEET_API_WORKERS="2")
+                    ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(port), ATOMFLEET_API_WORKERS="2",
+                    ATOMFLEET_METRICS_PORT=str(free_port()))
         self._spawn("beat", self._celery("beat", f"--schedule={self.root / 'beat-schedule'}",
                                          f"--pidfile={self.root / 'beat.pid'}"))
         for queue in self.queues:

@@ -64,6 +64,8 @@ class ApiServer:
             "ATOMFLEET_STORAGE_LOCAL_ROOT": settings.ATOMFLEET_STORAGE["local_root"],
             "ATOMFLEET_API_HOST": "127.0.0.1",
             "ATOMFLEET_API_PORT": str(self.port),
+            # The gunicorn master's metrics server: a free port, never the fixed 9808 of a pod.
+            "ATOMFLEET_METRICS_PORT": str(free_port()),
             "ATOMFLEET_API_WORKERS": "2",
             "ATOMFLEET_API_TMP": str(workdir),
             "ATOMFLEET_TOKEN_CACHE_SECONDS": str(TOKEN_CACHE_SECONDS),

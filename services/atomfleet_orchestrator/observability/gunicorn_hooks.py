@@ -46,11 +46,15 @@ def when_ready(server: Any) -> None:
         return
     import django
 
-    django.setup()  # settings, the outbox provider of the runs app (scrapes query the database)
+    django.setup()  # settings and the API registry's collectors
     from atomfleet_orchestrator.observability.views import metrics_wsgi_app
 
     host = os.environ.get("ATOMFLEET_API_HOST", "0.0.0.0")
-    httpd = make_server(host, port, metrics_wsgi_app(), _ThreadingWSGIServer, handler_class=_QuietHandler)
+    try:
+        httpd = make_server(host, port, metrics_wsgi_app(), _ThreadingWSGIServer, handler_class=_QuietHandler)
+    except OSError as exc:  # metrics must never keep the API from serving
+        server.log.error("cannot serve API metrics on %s:%d: %s", host, port, exc)
+        return
     threading.Thread(target=httpd.serve_forever, name="api-metrics", daemon=True).start()
     _MetricsServer.server = httpd
     server.log.info("API metrics on %s:%d/metrics (multiprocess folder %s)", host, port,
