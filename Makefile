@@ -59,6 +59,6 @@ chaos: $(VENV_STAMP) ## Randomized fault drill: N runs while workers, Redis and 
 
 .PHONY: lint
 lint: $(VENV_STAMP) ## ruff + mypy
-	$(BIN)/ruff check services workers tests k8s-tests
+	$(BIN)/ruff check services workers tests k8s-tests bench examples
 	ATOMFLEET_DEBUG=true $(BIN)/mypy -p atomfleet -p atomfleet_demo -p atomfleet_orchestrator
 

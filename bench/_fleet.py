@@ -135,8 +135,9 @@ class Fleet:
             proc.check_alive()
 
     def prepare(self, tenant: str = "bench") -> None:
-        """Migrations (the chart's hook Job runs ``atomfleet migrate``), a tenant and its token."""
+        """Migrations and atom registration (the chart's hook Jobs), a tenant and its token."""
         self.manage("migrate")
+        self.manage("manage", "register_atoms")
         self.manage("manage", "create_tenant", tenant, "--name", "Benchmark")
         self.token = self.manage("manage", "create_token", tenant, "bench", "--rotate").strip().splitlines()[-1]
 

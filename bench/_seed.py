@@ -24,10 +24,12 @@ _WEIGHTS = {"text.stats": 10, "data.validate_csv": 6, "forecast.autoregressive":
 
 
 def atom_mix() -> list[tuple[str, str, int]]:
-    """(atom, queue, twentieths) for the catalog's atoms, adding up to 20."""
-    from atomfleet.catalog import CATALOG
+    """(atom, queue, twentieths) for the shipped atoms, adding up to 20."""
+    from django.conf import settings
 
-    specs = list(CATALOG)
+    from atomfleet.catalog import load_catalog
+
+    specs = list(load_catalog(settings.ATOMFLEET_QUEUES, settings.ATOMFLEET_VISIBILITY_TIMEOUT))
     named = [(s.name, s.queue, _WEIGHTS[s.name]) for s in specs if s.name in _WEIGHTS]
     rest = [s for s in specs if s.name not in _WEIGHTS]
     left = 20 - sum(w for _, _, w in named)

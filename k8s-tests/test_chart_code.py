@@ -28,6 +28,8 @@ import pytest
 from chartlib import container, find, one, render
 from localpod import BIN, Pod, free_port, wait_until
 
+from tests.support.examples import EXAMPLE_IMAGE, install_example
+
 pytestmark = pytest.mark.fleet
 
 REDIS = os.environ.get("ATOMFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
@@ -36,7 +38,11 @@ _PG = os.environ.get("ATOMFLEET_TEST_DATABASE_URL", "postgres://postgres@127.0.0
 PG_ADMIN = _PG.rsplit("/", 1)[0] + "/postgres"
 # One database per worktree/CI job sharing a PostgreSQL server.
 DB_NAME = f"{_PG.rsplit('/', 1)[1]}_chart"
-QUEUES = ["default", "io_bound", "ml_training"]
+QUEUES = ["default", "io_bound", "ml_training", "reports"]
+# `reports` runs the example atoms package in an image of its own (examples/acme-atoms); here a
+# folder the package is pip-installed into stands in for that image (PYTHONPATH).
+REPORTS = {"image": EXAMPLE_IMAGE, "concurrency": 1, "terminationGracePeriodSeconds": 700,
+           "test": {"atom": "reports.word_frequencies", "args": {"top": 3}, "files": {"file": "the cat and the hat"}}}
 
 
 # ------------------------------------------------------------------ fixtures
@@ -83,7 +89,7 @@ def local_values(database: str, s3_endpoint: str) -> dict[str, Any]:
         "storage": {"backend": "s3", "s3": {"bucket": "atomfleet-chart", "endpointUrl": s3_endpoint,
                                            "accessKeyId": "testing", "secretAccessKey": "testing"}},
         # fewer pool processes than production on a shared CI machine; the command line is the chart's
-        "workers": {"queues": {"default": {"concurrency": 2}, "io_bound": {"concurrency": 4}}},
+        "workers": {"queues": {"default": {"concurrency": 2}, "io_bound": {"concurrency": 4}, "reports": REPORTS}},
         "config": {"logFormat": "console"},
     }
 
@@ -94,16 +100,35 @@ def objs(local_values: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def migrated(objs: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> None:
-    job = one(objs, "Job", "atomfleet-migrations")
-    pod = Pod("migrations", container(job), objs, tmp_path_factory.mktemp("migrations"))
-    rc = pod.run()
-    pod.log.close()
-    assert rc == 0, f"rendered migration Job failed:\n{pod.logs()}"
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    """Image name -> what stands in for its contents (the fleet image is this checkout)."""
+    site = install_example(tmp_path_factory.mktemp("acme-image"))
+    return {f"{EXAMPLE_IMAGE['repository']}:{EXAMPLE_IMAGE['tag']}": {"PYTHONPATH": str(site)}}
+
+
+def _image_env(c: dict[str, Any], images: dict[str, dict[str, str]]) -> dict[str, str]:
+    return images.get(c["image"], {})
 
 
 @pytest.fixture(scope="module")
-def fleet(objs: list[dict[str, Any]], migrated: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pod]]:
+def migrated(objs: list[dict[str, Any]], images: dict[str, dict[str, str]], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The pre-install hooks in weight order, as Helm runs them: migrations, then atom registration."""
+    tmp = tmp_path_factory.mktemp("migrations")
+    jobs = sorted((j for j in find(objs, "Job") if j["metadata"]["name"].startswith("atomfleet-migrations")),
+                  key=lambda j: (int(j["metadata"]["annotations"]["helm.sh/hook-weight"]), j["metadata"]["name"]))
+    assert [j["metadata"]["name"] for j in jobs] == ["atomfleet-migrations", "atomfleet-migrations-atoms-0",
+                                                     "atomfleet-migrations-atoms-1"]
+    for job in jobs:
+        c = container(job)
+        pod = Pod(job["metadata"]["name"], c, objs, tmp, **_image_env(c, images))
+        rc = pod.run()
+        pod.log.close()
+        assert rc == 0, f"rendered hook Job {job['metadata']['name']} failed:\n{pod.logs()}"
+
+
+@pytest.fixture(scope="module")
+def fleet(objs: list[dict[str, Any]], migrated: None, images: dict[str, dict[str, str]],
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pod]]:
     tmp = tmp_path_factory.mktemp("pods")
     pods: dict[str, Pod] = {}
     try:
@@ -114,8 +139,8 @@ def fleet(objs: list[dict[str, Any]], migrated: None, tmp_path_factory: pytest.T
         pods["beat"] = Pod("beat", container(one(objs, "Deployment", "atomfleet-beat")), objs, tmp,
                            ATOMFLEET_METRICS_PORT=str(free_port())).start()
         for q in QUEUES:
-            dep = one(objs, "Deployment", f"atomfleet-worker-{q.replace('_', '-')}")
-            pods[q] = Pod(f"worker-{q}", container(dep), objs, tmp, ATOMFLEET_METRICS_PORT=str(free_port())).start()
+            c = container(one(objs, "Deployment", f"atomfleet-worker-{q.replace('_', '-')}"))
+            pods[q] = Pod(f"worker-{q}", c, objs, tmp, ATOMFLEET_METRICS_PORT=str(free_port()), **_image_env(c, images)).start()
         yield pods
     finally:
         for name in reversed(list(pods)):
@@ -128,7 +153,11 @@ def test_rendered_migration_job_migrates_the_database(migrated: None, database: 
 
     with psycopg.connect(database) as conn:
         (count,) = conn.execute("SELECT count(*) FROM django_migrations").fetchone()
+        registered = dict(conn.execute("SELECT name, queue FROM atoms_atomdefinition WHERE retired_at IS NULL").fetchall())
     assert count > 0
+    # Each worker image registered its atoms before any worker ran: the fleet image's, and the
+    # example package's on `reports` (the API could accept runs of a queue still at zero workers).
+    assert registered["text.stats"] == "default" and registered["reports.column_summary"] == "reports"
 
 
 @pytest.mark.parametrize("queue", QUEUES)

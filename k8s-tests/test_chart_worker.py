@@ -131,3 +131,21 @@ def test_scheduling_knobs_per_queue() -> None:
 )
 def test_bad_worker_values_are_rejected(render_error, queue, message) -> None:
     assert message in render_error({"workers": {"queues": {"default": queue}}})
+
+
+def test_a_queue_with_its_own_image_runs_it_and_registers_its_atoms_from_it() -> None:
+    values = {"workers": {"queues": {"reports": {"image": {"registry": "ghcr.io/acme", "repository": "acme-atoms", "tag": "1.2.0"},
+                                                 "atomPackages": ["acme"], "terminationGracePeriodSeconds": 700}}}}
+    objs = render([], values)
+    reports = container(worker(objs, "reports"))
+    assert reports["image"] == "ghcr.io/acme/acme-atoms:1.2.0"
+    assert {"name": "ATOMFLEET_ATOM_PACKAGES", "value": '["acme"]'} in reports["env"]
+    assert container(worker(objs, "default"))["image"] == "atomfleet:0.1.0"  # the fleet's image
+    jobs = {j["metadata"]["name"]: container(j) for j in find(objs, "Job") if "-atoms-" in j["metadata"]["name"]}
+    by_image = {c["image"]: c for c in jobs.values()}
+    assert set(by_image) == {"atomfleet:0.1.0", "ghcr.io/acme/acme-atoms:1.2.0"}
+    assert by_image["atomfleet:0.1.0"]["args"] == ["manage", "register_atoms", "--queues", "default,io_bound,ml_training", "--retire-missing"]
+    assert by_image["ghcr.io/acme/acme-atoms:1.2.0"]["args"][3] == "reports"
+    for job in find(objs, "Job"):
+        if "-atoms-" in job["metadata"]["name"]:  # after the migrations, in the same hook phase
+            assert job["metadata"]["annotations"]["helm.sh/hook-weight"] == "1"

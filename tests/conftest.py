@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
+from tests.support.atoms import register_shipped_atoms
 from tests.support.live_api import live_api, live_tenant  # noqa: F401  (fixtures)
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
@@ -49,7 +50,14 @@ def _client(raw: str) -> APIClient:
 
 
 @pytest.fixture
-def tenant_and_token(db: None) -> tuple[Tenant, str]:
+def registered_atoms(db: None) -> None:
+    """The shipped atoms registered as the chart's deploy hook registers them (the API validates
+    against registrations; transactional tests empty the tables, so this runs per test)."""
+    register_shipped_atoms()
+
+
+@pytest.fixture
+def tenant_and_token(registered_atoms: None) -> tuple[Tenant, str]:
     return _make_tenant("acme")
 
 

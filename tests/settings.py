@@ -20,6 +20,8 @@ os.environ.setdefault("ATOMFLEET_RECONCILE_INTERVAL", "1")
 os.environ.setdefault("ATOMFLEET_DISPATCH_INTERVAL", "1")
 os.environ.setdefault("ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", "10")
 os.environ.setdefault("ATOMFLEET_OUTBOX_GRACE_SECONDS", "0")
+# Registrations are read fresh: tests register versions and expect to see them at once.
+os.environ.setdefault("ATOMFLEET_ATOM_CACHE_SECONDS", "0")
 os.environ.setdefault("ATOMFLEET_PROGRESS_INTERVAL", "0.2")
 os.environ.setdefault(
     "ATOMFLEET_STORAGE_LOCAL_ROOT", os.path.join(tempfile.gettempdir(), "atomfleet-test-storage")

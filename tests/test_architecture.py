@@ -26,7 +26,10 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "workers").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize(
+    "path", sorted([*(ROOT / "workers").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]),
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
 def test_workers_never_import_the_orchestrator(path: Path) -> None:
     bad = _imports(path) & set(FORBIDDEN_IN_WORKERS)
     assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}: the execution side must not depend on the orchestrator or Django"

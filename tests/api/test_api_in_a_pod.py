@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from atomfleet.storage.s3 import S3ObjectStore
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 from tests.api.live_api import LiveApi, peak_rss_kib
+from tests.support.atoms import register_shipped_atoms
 
 POD_HOST = "10.244.1.7:8000"  # what the kubelet sends: the pod IP and the probe's port
 PUBLIC_HOST = "atomfleet.example.com"
@@ -92,6 +93,7 @@ def live_api(django_db_setup: None, s3_endpoint: str, tmp_path_factory: pytest.T
 
 @pytest.fixture
 def token(transactional_db: None) -> str:
+    register_shipped_atoms()
     tenant = Tenant.objects.create(slug="podtest", name="Pod test")
     return ApiToken.issue(tenant, "pod-test")[1]
 

@@ -10,12 +10,14 @@ import pytest
 
 from atomfleet_orchestrator.cli.main import main
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
+from tests.support.atoms import register_shipped_atoms
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def cli_env(live_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    register_shipped_atoms()
     tenant = Tenant.objects.create(slug="cli")
     _, raw = ApiToken.issue(tenant, "cli-user")
     monkeypatch.setenv("ATOMFLEET_URL", live_server.url)

@@ -50,6 +50,7 @@ from tests.observability._support import (
     rules_copy,
     wait_for,
 )
+from tests.support.atoms import register_shipped_atoms
 
 # The fleet's processes read the test database (created because these tests are marked).
 pytestmark = [pytest.mark.fleet, pytest.mark.django_db]
@@ -128,6 +129,10 @@ def fleet(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytes
         # Flower reads task events; the chart turns them on with Flower (flower.enabled).
         ATOMFLEET_TASK_EVENTS="true",
     )
+    with django_db_blocker.unblock():
+        # The chart's pre-install hook registers the atoms before any pod starts: the API and beat
+        # create their series of every registered atom at 0 when they start.
+        register_shipped_atoms()
     started_at = time.time()
     processes: list[Process] = []
     ksm = StaticExporter(KSM)
@@ -304,14 +309,20 @@ def _run_workload(fleet: Fleet, client: httpx.Client, app: Any) -> Observed:
 
 def test_every_known_label_set_exists_at_zero_from_process_start(fleet: Fleet) -> None:
     # Given the fleet just started (every target scraped, nothing submitted yet)
-    from atomfleet.catalog import CATALOG
+    from django.conf import settings
+
+    from atomfleet.catalog import load_catalog
     from atomfleet.metrics import known_exceptions
     from atomfleet_orchestrator.observability.metrics import RECONCILER_ACTIONS
 
     prom, at = fleet.prom, fleet.ready_at
-    atoms_on = Counter(spec.queue for spec in CATALOG)
+    catalog = load_catalog(settings.ATOMFLEET_QUEUES, settings.ATOMFLEET_VISIBILITY_TIMEOUT)  # what workers load
+    atoms_on = Counter(spec.queue for spec in catalog)
 
     def count(expr: str) -> dict[str, float]:
+        # The series as last scraped (last_over_time): a scrape that timed out on the busy test
+        # machine leaves staleness markers, which an instant query at `at` reads as "no series".
+        expr = re.sub(r"^count by \(queue_name\) \((.*)\)$", r"count by (queue_name) (last_over_time(\1[30s]))", expr)
         return {s["metric"].get("queue_name", ""): float(s["value"][1]) for s in prom.query(expr, at)}
 
     # Then every worker has every counter of every atom routed to its queue, all at 0

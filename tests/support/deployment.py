@@ -211,6 +211,9 @@ class Deployment:
     root: Path
     queues: tuple[str, ...] = ("default", "io_bound", "ml_training")
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Environment of one process only, by name ("api", "beat", "worker-<queue>"): e.g. a queue
+    #: whose image carries an atoms package of its own (PYTHONPATH to where it is installed).
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict, init=False)
     metrics_ports: dict[str, int] = field(default_factory=dict, init=False)
     api_url: str = field(default="", init=False)
@@ -264,6 +267,7 @@ class Deployment:
         self.postgres.start()
         self.redis.start()
         self._manage("migrate", "--no-input")
+        self.register_atoms()
         self._manage("create_tenant", "drill")
         self.token = self._manage("create_token", "drill", "drill").strip().splitlines()[-1]
         port = free_port()
@@ -306,17 +310,21 @@ class Deployment:
         return [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", *args, "--loglevel=INFO"]
 
     def _spawn(self, name: str, argv: list[str], **env: str) -> Process:
-        process = Process(name, argv, self.env(**env), self.root / f"{name}.log")
+        process = Process(name, argv, self.env(**{**env, **self.process_env.get(name, {})}), self.root / f"{name}.log")
         process.start()
         self.processes[name] = process
         return process
 
-    def _manage(self, *args: str) -> str:
+    def _manage(self, *args: str, **env: str) -> str:
         done = subprocess.run([sys.executable, "-m", "atomfleet_orchestrator.cli.main", "manage", *args],
-                              env=self.env(), capture_output=True, text=True, timeout=120)
+                              env=self.env(**env), capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"atomfleet manage {' '.join(args)} failed:\n{done.stderr}")
         return done.stdout
+
+    def register_atoms(self, *args: str, **env: str) -> str:
+        """The chart's deploy hook (``atomfleet manage register_atoms``), with an image's env."""
+        return self._manage("register_atoms", *args, **env)
 
     def worker_argv(self, queue: str, concurrency: int | None = None, prefetch: int = 1,
                     pool: str = "prefork") -> list[str]:

@@ -29,6 +29,7 @@ import redis
 from django.conf import settings
 
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
+from tests.support.atoms import register_shipped_atoms
 
 #: Short enough that the revocation test waits little, long enough to be a real cache.
 TOKEN_CACHE_SECONDS = 1.0
@@ -134,6 +135,7 @@ class LiveTenant:
 
 @pytest.fixture
 def live_tenant(transactional_db: None) -> LiveTenant:
+    register_shipped_atoms()
     tenant = Tenant.objects.create(slug=f"live-{secrets.token_hex(3)}")
     name = "service"
     _, raw = ApiToken.issue(tenant, name)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from atomfleet.errors import InvalidAtomInput, ObjectNotFound
-from atomfleet.runtime import AtomContext
+from atomfleet import AtomContext, InvalidAtomInput, ObjectNotFound
 
 
 def read_uploaded_text(ctx: AtomContext, key: str) -> str:

@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from atomfleet.catalog import atom
-from atomfleet.errors import InvalidAtomInput
-from atomfleet.runtime import AtomContext
+from atomfleet import AtomContext, InvalidAtomInput, atom
 from atomfleet_demo._inputs import read_uploaded_text
 
 

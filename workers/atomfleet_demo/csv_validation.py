@@ -16,9 +16,7 @@ from typing import Any
 
 import re2
 
-from atomfleet.catalog import atom
-from atomfleet.errors import InvalidAtomInput
-from atomfleet.runtime import AtomContext
+from atomfleet import AtomContext, InvalidAtomInput, atom
 from atomfleet_demo._inputs import read_uploaded_text
 
 #: Memory RE2 may use per compiled pattern.

@@ -18,9 +18,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from atomfleet.catalog import RetryPolicy, atom
-from atomfleet.errors import TransientAtomError
-from atomfleet.runtime import AtomContext
+from atomfleet import AtomContext, RetryPolicy, TransientAtomError, atom
 
 JOURNAL_ENV = "ATOMFLEET_DIAGNOSTICS_JOURNAL"
 

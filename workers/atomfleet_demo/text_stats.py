@@ -6,8 +6,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from atomfleet.catalog import atom
-from atomfleet.runtime import AtomContext
+from atomfleet import AtomContext, atom
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")

@@ -99,6 +99,8 @@ class Fleet:
         (self.data_dir / "logs").mkdir(exist_ok=True)
         self._start_redis()
         self._manage("migrate", "--no-input", quiet=True)
+        # As the chart's deploy hook: the API accepts runs before the first worker is up.
+        self._manage("register_atoms", quiet=True)
         self._manage("create_tenant", "dev", "--name", "Local development", quiet=True)
         self.token = self._manage("create_token", "dev", "dev", "--rotate", quiet=True).strip().splitlines()[-1]
         port = self.api_port or free_port()

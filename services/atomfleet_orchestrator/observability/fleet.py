@@ -43,6 +43,7 @@ from atomfleet_orchestrator.observability.metrics import (
     OutboxStats,
     outbox_stats_provider,
     precreate_reconciler_actions,
+    registered_routes,
 )
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ def start_fleet_metrics(app: Any) -> None:
         if _server is not None:
             return
         path = wipe_multiproc_dir("beat")
-        precreate_publisher(publisher_hostname())
+        precreate_publisher(publisher_hostname(), registered_routes() or [])
         precreate_reconciler_actions()
         port = metrics_port()
         if not port:

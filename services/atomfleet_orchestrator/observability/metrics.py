@@ -96,21 +96,35 @@ def precreate_reconciler_actions() -> None:
         RECONCILER_ACTIONS_TOTAL.labels(action)
 
 
-def precreate_api_series() -> None:
-    """The API's known label sets at 0: tasks published (every atom on its queue), runs submitted.
+def registered_routes() -> list[tuple[str, str]] | None:
+    """``(atom, queue)`` of every registered atom (the API and beat import no atom code); None
+    while the database cannot be read (the series then start at their first use)."""
+    from django.db import DatabaseError
 
-    Called once per API process when its request stack is built (the metrics middleware), after
-    Django loaded the catalog.
+    from atomfleet_orchestrator.atoms import registry
+
+    try:
+        return [(d.name, d.queue) for d in registry.current_all()]
+    except DatabaseError as exc:
+        log.warning("metrics: registered atoms unavailable, their series start at first use: %s", exc)
+        return None
+
+
+def precreate_api_series() -> None:
+    """The API's known label sets at 0: tasks published (every registered atom on its queue), runs
+    submitted. Called once per API process when its request stack is built (the metrics
+    middleware); atoms registered later start at their first publish.
     """
     global _api_series_created
     with _api_series:
         if _api_series_created:
             return
-        from atomfleet.catalog import CATALOG
-
-        precreate_publisher(publisher_hostname())
-        for spec in CATALOG:
-            RUNS_SUBMITTED.labels(spec.name, spec.queue)
+        routes = registered_routes()
+        if routes is None:
+            return
+        precreate_publisher(publisher_hostname(), routes)
+        for name, queue in routes:
+            RUNS_SUBMITTED.labels(name, queue)
         _api_series_created = True
 
 

@@ -22,7 +22,8 @@ from django.db.models.functions import Now
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
 
-from atomfleet.catalog import CATALOG, task_name_for
+from atomfleet.catalog import task_name_for
+from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.observability import OutboxStats
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.lifecycle import WAITING, Deadlines, ErrorCode, RunStatus
@@ -117,9 +118,9 @@ def _send(target: Target, dispatches: int, deadlines: Deadlines) -> Outcome:
             f"(each within {deadlines.dispatch_timeout:g}s)",
         )
         return Outcome.ABANDONED
-    if CATALOG.get(target.atom) is None:
+    if registry.current(target.atom) is None:
         transitions.abandon(target.run_id, ErrorCode.UNKNOWN_ATOM,
-                            f"atom {target.atom!r} is no longer in the catalog")
+                            f"atom {target.atom!r} is no longer registered (removed by a deploy)")
         return Outcome.ABANDONED
     if target.queue not in settings.ATOMFLEET_QUEUES:
         transitions.abandon(target.run_id, ErrorCode.UNKNOWN_QUEUE,

@@ -27,6 +27,9 @@ class AtomRun(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="runs", db_index=False)
     created_by = models.CharField(max_length=150)
     atom = models.CharField(max_length=200)
+    # The registered version of the atom the arguments were validated against (atoms.registry);
+    # its policy (idempotency, backoff) decides what happens after a loss. Empty before versions.
+    spec_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
     queue = models.CharField(max_length=40)
     args = models.JSONField()
     # NULL, not "", means "no key": the partial unique constraint below ignores NULLs.

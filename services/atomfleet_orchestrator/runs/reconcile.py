@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from atomfleet.catalog import CATALOG
 from atomfleet.metrics import RedisQueueStats
+from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.observability import record_reconciler_action
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.dispatch import dispatch_outbox
@@ -52,12 +52,12 @@ class ReconcileReport:
 
 def _recover_stale(deadlines: Deadlines, report: ReconcileReport) -> None:
     stale = AtomRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=transitions.ago(deadlines.stale_after))
-    for run_id, atom, attempts in stale.values_list("id", "atom", "attempts")[:_BATCH]:
-        spec = CATALOG.get(atom)
+    for run_id, atom, spec_hash, attempts in stale.values_list("id", "atom", "spec_hash", "attempts")[:_BATCH]:
+        spec = registry.of_run(atom, spec_hash)
         outcome = transitions.lose(
             str(run_id),
             idempotent=spec is not None and spec.idempotent,
-            retry_delay=spec.retry.delay(attempts) if spec is not None else 0.0,
+            retry_delay=spec.backoff.delay(attempts) if spec is not None else 0.0,
             stale_after=deadlines.stale_after,
             reason=f"no heartbeat for {deadlines.stale_after:g}s: its worker was lost",
         )

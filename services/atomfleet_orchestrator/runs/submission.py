@@ -1,4 +1,4 @@
-"""Accepting a run: validate against the catalog, persist, dispatch after commit."""
+"""Accepting a run: validate against the atom's registered spec, persist, dispatch after commit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
-from atomfleet.catalog import CATALOG
 from atomfleet.storage import TenantFiles
+from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.observability import record_run_submitted
 from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
@@ -37,10 +37,11 @@ def submit_run(
     tenant: Tenant, created_by: str, atom_name: str, args: Any, idempotency_key: str | None
 ) -> tuple[AtomRun, bool]:
     """Returns the run and whether it was created (False: an idempotent replay)."""
-    spec = CATALOG.get(atom_name)
+    spec = registry.current(atom_name)
     if spec is None:
-        raise UnknownAtom(f"no atom named {atom_name!r}", {"atoms": [s.name for s in CATALOG]})
-    problems = CATALOG.validate_args(spec.name, args)
+        known = [d.name for d in registry.current_all()]
+        raise UnknownAtom(f"no atom named {atom_name!r} is registered", {"atoms": known})
+    problems = registry.validate(spec, args)
     if problems:
         raise InvalidArguments(
             f"arguments do not match the schema of {spec.name}", {"problems": problems}
@@ -60,6 +61,7 @@ def submit_run(
                 args=args,
                 idempotency_key=idempotency_key,
                 max_attempts=spec.max_attempts,
+                spec_hash=spec.spec_hash,
                 # Stamped as published in the same INSERT: the publish on commit rarely fails, and
                 # then it hands the run back to the outbox (dispatch.dispatch_after_commit).
                 dispatched_at=Now(),

@@ -15,7 +15,7 @@ from celery import Celery, Task
 
 from atomfleet.catalog import AtomSpec, Catalog
 
-__all__ = ["register_tasks"]
+__all__ = ["register_atom_tasks", "register_maintenance_tasks"]
 
 
 def _register_atom_task(app: Celery, spec: AtomSpec) -> None:
@@ -49,10 +49,15 @@ def _reconcile() -> dict[str, object]:
     return vars(reconcile())
 
 
-def register_tasks(app: Celery, catalog: Catalog) -> None:
-    for spec in catalog:
-        _register_atom_task(app, spec)
+def register_maintenance_tasks(app: Celery) -> None:
+    """Every process: beat runs them in-process; an operator may also send one by hand."""
     app.task(name="atomfleet.maintenance.dispatch_outbox", ignore_result=True)(_dispatch_outbox)
     app.task(name="atomfleet.maintenance.reconcile", ignore_result=True)(_reconcile)
-    # Every publish names its queue explicitly; routes cover retries and hand-sent tasks too.
+
+
+def register_atom_tasks(app: Celery, catalog: Catalog) -> None:
+    """Workers only (the API and beat import no atom code): one task per atom of the catalog."""
+    for spec in catalog:
+        _register_atom_task(app, spec)
+    # Every publish names its queue explicitly; routes cover hand-sent tasks too.
     app.conf.task_routes = {spec.task_name: {"queue": spec.queue} for spec in catalog}

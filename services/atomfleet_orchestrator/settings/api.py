@@ -13,3 +13,6 @@ ATOMFLEET_TOKEN_CACHE_SIZE = env_int("ATOMFLEET_TOKEN_CACHE_SIZE", 1024, minimum
 # Runs one ``POST /api/v1/atoms/{name}/runs/batch`` may submit (413 ``batch_too_large`` above);
 # the whole body also stays under ATOMFLEET_MAX_REQUEST_BYTES.
 ATOMFLEET_BATCH_MAX_ITEMS = env_int("ATOMFLEET_BATCH_MAX_ITEMS", 1000, minimum=1)
+# A registered atom spec is reused this long by one API or beat process; a new registration (a
+# deploy, a worker with a new version) is seen at most this long after it. 0 turns the cache off.
+ATOMFLEET_ATOM_CACHE_SECONDS = env_float("ATOMFLEET_ATOM_CACHE_SECONDS", 5, minimum=0)

@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "atomfleet_orchestrator.tenancy",
+    "atomfleet_orchestrator.atoms",
     "atomfleet_orchestrator.runs",
 ]
 

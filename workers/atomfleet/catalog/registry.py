@@ -12,7 +12,7 @@ from jsonschema.exceptions import SchemaError
 from atomfleet.catalog.spec import AtomFunction, AtomSpec, RetryPolicy
 from atomfleet.errors import ConfigurationError
 
-__all__ = ["Catalog", "SchemaProblem", "atom", "CATALOG"]
+__all__ = ["Catalog", "SchemaProblem", "atom", "CATALOG", "schema_problems"]
 
 _ATOM_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -73,12 +73,13 @@ class Catalog:
 
     def validate_args(self, name: str, args: Any) -> list[SchemaProblem]:
         """Every schema violation with the JSON path of the offending value."""
-        validator = self._validators[name]
-        problems = [
-            SchemaProblem(path=error.json_path, message=error.message)
-            for error in validator.iter_errors(args)
-        ]
-        return sorted(problems, key=lambda p: p["path"])
+        return schema_problems(self._validators[name], args)
+
+
+def schema_problems(validator: Draft202012Validator, args: Any) -> list[SchemaProblem]:
+    """Every violation of an atom's argument schema, with the JSON path of the offending value."""
+    problems = [SchemaProblem(path=error.json_path, message=error.message) for error in validator.iter_errors(args)]
+    return sorted(problems, key=lambda p: p["path"])
 
 
 CATALOG = Catalog()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +38,20 @@ class RetryPolicy:
         exp = min(self.backoff_max, self.backoff_base * (2 ** max(0, retry_number - 1)))
         return exp / 2 + (rng or random).uniform(0, exp / 2)
 
+    def describe(self) -> dict[str, Any]:
+        return {
+            "transient": [f"{t.__module__}.{t.__qualname__}" for t in self.transient],
+            "max_retries": self.max_retries,
+            "backoff_base": self.backoff_base,
+            "backoff_max": self.backoff_max,
+        }
+
+    @classmethod
+    def backoff_of(cls, described: Mapping[str, Any]) -> RetryPolicy:
+        """The backoff of a registered spec (the orchestrator has no atom code: no exception types)."""
+        return cls(transient=(), max_retries=int(described["max_retries"]),
+                   backoff_base=float(described["backoff_base"]), backoff_max=float(described["backoff_max"]))
+
 
 @dataclass(frozen=True)
 class AtomSpec:
@@ -59,6 +75,32 @@ class AtomSpec:
     def max_attempts(self) -> int:
         """Executions a run may start: the first one and its retries (after errors or losses)."""
         return 1 + self.retry.max_retries
+
+    @property
+    def package(self) -> str:
+        """The import package that defines the atom (what ``ATOMFLEET_ATOM_PACKAGES`` names)."""
+        return getattr(self.func, "__module__", "").partition(".")[0]
+
+    def describe(self) -> dict[str, Any]:
+        """What a worker registers with the orchestrator: everything but the code (JSON)."""
+        return {
+            "name": self.name,
+            "queue": self.queue,
+            "description": self.description,
+            "schema": self.schema,
+            "soft_time_limit": self.soft_time_limit,
+            "time_limit": self.time_limit,
+            "idempotent": self.idempotent,
+            "retry": self.retry.describe(),
+            "file_args": list(self.file_args),
+            "package": self.package,
+        }
+
+    @property
+    def spec_hash(self) -> str:
+        """A content hash of :meth:`describe`: the same spec registered twice is one definition."""
+        canonical = json.dumps(self.describe(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def task_name_for(atom_name: str) -> str:

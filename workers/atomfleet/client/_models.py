@@ -143,13 +143,18 @@ class AtomInfo:
     time_limit: int
     idempotent: bool
     max_retries: int
+    spec_hash: str = ""
+    package: str = ""
+    registered_at: datetime | None = None
+    live: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AtomInfo:
         return cls(
             data["name"], data["queue"], data.get("description", ""), dict(data.get("schema") or {}),
             int(data["soft_time_limit"]), int(data["time_limit"]), bool(data["idempotent"]),
-            int(data.get("max_retries", 0)),
+            int(data.get("max_retries", 0)), data.get("spec_hash", ""), data.get("package", ""),
+            _when(data.get("registered_at")), bool(data.get("live", False)),
         )
 
 

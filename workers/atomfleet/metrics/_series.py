@@ -119,9 +119,10 @@ def precreate_worker(hostname: str, queues: Iterable[str]) -> int:
     return created
 
 
-def precreate_publisher(hostname: str) -> int:
-    """Create ``celery_task_sent_total`` of every atom on its queue; returns how many."""
-    routes = atom_routes()
+def precreate_publisher(hostname: str, routes: Iterable[tuple[str, str]] | None = None) -> int:
+    """Create ``celery_task_sent_total`` of every atom on its queue (the ``(atom, queue)`` pairs
+    given, else those of this process's catalog); returns how many."""
+    routes = list(routes) if routes is not None else atom_routes()
     for atom, queue in routes:
         child(m.TASK_SENT, task_name_for(atom), hostname, queue)
     return len(routes)

@@ -81,3 +81,39 @@ duplicates beat's series. Beat exports every declared queue whether or not any w
 {{- end -}}
 {{- toYaml $res -}}
 {{- end -}}
+
+{{/* The image of a queue's workers: its own (workers.queues.<q>.image.repository), else the fleet's. dict "ctx" $ "q" <merged> */}}
+{{- define "atomfleet.worker.image" -}}
+{{- $img := .q.image -}}
+{{- if $img.repository -}}
+{{- $repo := ternary (printf "%s/%s" (trimSuffix "/" $img.registry) $img.repository) $img.repository (ne $img.registry "") -}}
+{{- if $img.digest -}}
+{{- printf "%s@%s" $repo $img.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo $img.tag -}}
+{{- end -}}
+{{- else -}}
+{{- include "atomfleet.image" .ctx -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Queues grouped by what their workers load (image + atom packages): one registration hook
+Job each. A JSON list of {"image", "packages", "queues"}, in a stable order. */}}
+{{- define "atomfleet.worker.atomGroups" -}}
+{{- $groups := dict -}}
+{{- $queues := fromJson (include "atomfleet.worker.queues" .) -}}
+{{- range $name := keys $queues | sortAlpha -}}
+{{- $q := get $queues $name -}}
+{{- $image := include "atomfleet.worker.image" (dict "ctx" $ "q" $q) -}}
+{{- $packages := $q.atomPackages | default list -}}
+{{- $key := printf "%s %s" $image (toJson $packages) -}}
+{{- $g := get $groups $key | default (dict "image" $image "packages" $packages "queues" list) -}}
+{{- $_ := set $g "queues" (append $g.queues $name) -}}
+{{- $_ := set $groups $key $g -}}
+{{- end -}}
+{{- $out := list -}}
+{{- range $key := keys $groups | sortAlpha -}}
+{{- $out = append $out (get $groups $key) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}

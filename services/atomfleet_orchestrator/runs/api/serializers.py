@@ -100,7 +100,12 @@ class AtomSerializer(serializers.Serializer):
     soft_time_limit = serializers.IntegerField()
     time_limit = serializers.IntegerField()
     idempotent = serializers.BooleanField()
-    max_retries = serializers.IntegerField(source="retry.max_retries")
+    max_retries = serializers.IntegerField()
+    spec_hash = serializers.CharField(help_text="the registered version new runs are validated against")
+    package = serializers.CharField(allow_blank=True, help_text="the atoms package that defines it")
+    registered_at = serializers.DateTimeField(help_text="newest registration wins (docs/atoms.md)")
+    live = serializers.BooleanField(help_text="a live worker serves this version now; runs are "
+                                    "accepted either way (a queue scaled to zero wakes up on them)")
 
 
 class AtomListSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -20,8 +21,8 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from atomfleet.catalog import CATALOG
 from atomfleet.errors import ObjectNotFound
+from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.http.errors import ApiError
 from atomfleet_orchestrator.http.schema import error_responses
 from atomfleet_orchestrator.runs.api.pagination import RunCursorPagination
@@ -65,7 +66,9 @@ def _body(request: Request, serializer_class: type[Any]) -> Any:
                responses={200: AtomListSerializer})
 @api_view(["GET"])
 def list_atoms(request: Request) -> Response:
-    return Response({"results": AtomSerializer(list(CATALOG), many=True).data})
+    now = timezone.now()
+    atoms = [vars(d) | {"live": d.live(now), "max_retries": d.max_retries} for d in registry.current_all()]
+    return Response({"results": AtomSerializer(atoms, many=True).data})
 
 
 @extend_schema(
