@@ -192,6 +192,39 @@ class AtomfleetPath:
         counts = dict(self._sql(f"SELECT status, count(*) FROM {RUNS_TABLE} GROUP BY status"))
         return rate, counts
 
+    def throughput_batch(self, n: int, threads: int, batch: int) -> tuple[float, dict[str, int]]:
+        """Runs/s as above, submitted ``batch`` at a time (``POST .../runs/batch``): a bulk caller."""
+        import json
+
+        self.reset()
+        local = threading.local()
+        clients: list[httpx.Client] = []
+        rejected: list[int] = []
+        body = json.dumps({"items": [{"args": {"text": TEXT}}] * batch})
+
+        def submit() -> None:
+            client = getattr(local, "client", None)
+            if client is None:
+                client = local.client = httpx.Client(headers=self.headers, timeout=120)
+                clients.append(client)
+            response = client.post(f"{self.submit_url}/batch", content=body)
+            if response.status_code != 202:
+                rejected.append(response.status_code)
+
+        requests = -(-n // batch)
+        started = time.perf_counter()
+        errors = _in_threads(_split(requests, threads), submit)
+        for client in clients:
+            client.close()
+        if errors or rejected:
+            raise RuntimeError(f"batch submits failed: {errors[:1]!r}, HTTP {sorted(set(rejected))}")
+        total = requests * batch
+        wait_for(lambda: self._terminal() >= total, 900, f"{total} terminal runs", interval=0.02,
+                 alive=self.fleet.check_alive)
+        rate = total / (time.perf_counter() - started)
+        counts = dict(self._sql(f"SELECT status, count(*) FROM {RUNS_TABLE} GROUP BY status"))
+        return rate, counts
+
     def _wait_terminal(self, run_id: str) -> tuple[Any, Any]:
         def done() -> Any:
             row = self._sql(f"SELECT status, created_at, started_at FROM {RUNS_TABLE} WHERE id = %s", run_id)

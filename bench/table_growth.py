@@ -6,7 +6,9 @@ client times every endpoint in turn, ``--reps`` rounds after two warm-up rounds.
 table (one run, so the detail request has something to read), ``--base-rows`` runs (every page
 full: the baseline of the growth ratios, since an empty page costs no serialization), then
 ``--tenant-rows`` runs of the measured tenant, then other tenants' runs up to ``--table-rows``.
-The deep page is ``offset = half the tenant's runs`` (100000 at 200k). At the last stage the SQL
+Pages are cursor pages (the API's only page shape): the deep page is the one starting half way
+through the tenant's runs (100000 at 200k), the last page the one holding its oldest runs; their
+cursors are built the way the API builds a ``next`` link. At the last stage the SQL
 each endpoint runs (captured in-process through Django's test client, the same view code) is shown
 with ``EXPLAIN (ANALYZE, BUFFERS)``. Figures only: nothing is asserted.
 """
@@ -88,18 +90,29 @@ def _endpoints(tenant_id: int) -> list[tuple[str, str]]:
     atom = mix[min(1, len(mix) - 1)][0]
     queue = next((q for _, q, _ in mix[2:] if q != "default"), mix[-1][1])
     count = int(_sql(f"SELECT count(*) FROM {TABLE} WHERE tenant_id = %s", tenant_id)[0][0])
-    middle = _sql(f"SELECT id FROM {TABLE} WHERE tenant_id = %s ORDER BY created_at OFFSET %s LIMIT 1",
-                  tenant_id, count // 2)[0][0]
-    last = max(0, count - 50)
+    middle_id, middle_at = _sql(
+        f"SELECT id, created_at FROM {TABLE} WHERE tenant_id = %s ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
+        tenant_id, count // 2)[0]
+    (last_at,) = _sql(
+        f"SELECT created_at FROM {TABLE} WHERE tenant_id = %s ORDER BY created_at ASC, id ASC OFFSET %s LIMIT 1",
+        tenant_id, min(50, max(0, count - 1)))[0]
     return [
         ("GET /api/v1/runs", "/api/v1/runs"),
         ("?status=failed", "/api/v1/runs?status=failed"),
         (f"?atom={atom}", f"/api/v1/runs?atom={atom}"),
         (f"?queue={queue}", f"/api/v1/runs?queue={queue}"),
-        ("?limit=50&offset=count/2", f"/api/v1/runs?limit=50&offset={count // 2}"),
-        ("last page (?limit=50&offset=count-50)", f"/api/v1/runs?limit=50&offset={last}"),
-        ("GET /api/v1/runs/<id>", f"/api/v1/runs/{middle}"),
+        ("deep page (cursor at count/2)", f"/api/v1/runs?limit=50&cursor={_cursor(middle_at)}"),
+        ("last page (cursor at count-50)", f"/api/v1/runs?limit=50&cursor={_cursor(last_at)}"),
+        ("GET /api/v1/runs/<id>", f"/api/v1/runs/{middle_id}"),
     ]
+
+
+def _cursor(position: Any) -> str:
+    """A ``next``-link cursor starting after ``position`` (DRF CursorPagination's encoding)."""
+    import base64
+    from urllib.parse import quote, urlencode
+
+    return quote(base64.b64encode(urlencode({"p": str(position)}).encode()).decode())
 
 
 def _time(api_url: str, token: str, endpoints: Sequence[tuple[str, str]], reps: int) -> dict[str, Figure]:

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--tasks", type=int, default=env_int("BENCH_N", 2000), help="end-to-end submits per repetition (env BENCH_N)")
     p.add_argument("-r", "--reps", type=int, default=env_int("BENCH_R", 3), help="repetitions (env BENCH_R)")
     p.add_argument("-t", "--threads", type=int, default=env_int("BENCH_THREADS", 4), help="client threads (env BENCH_THREADS)")
+    p.add_argument("--batch", type=int, default=env_int("BENCH_BATCH", 100),
+                   help="runs per request of the batch end-to-end figure (env BENCH_BATCH; 0: skip it)")
     p.add_argument("--latency-samples", type=int, default=env_int("BENCH_LATENCY_SAMPLES", 200),
                    help="one-at-a-time runs per repetition for the light-load latencies")
     p.add_argument("--http-seconds", type=float, default=10.0, help="duration of each req/s load")
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     raw = RawCelery(redis_url(db), redis_url(db + 1), workdir)
     figures = {k: Figure(u) for k, u in (
-        ("raw_tp", "tasks/s"), ("af_tp", "runs/s"), ("raw_p50", "ms"), ("raw_p99", "ms"),
+        ("raw_tp", "tasks/s"), ("af_tp", "runs/s"), ("af_batch_tp", "runs/s"), ("raw_p50", "ms"), ("raw_p99", "ms"),
         ("af_p50", "ms"), ("af_p99", "ms"), ("af_visible", "ms"), ("af_post", "req/s"), ("af_get", "req/s"))}
     with throwaway_database(args.database) as db_url, contextlib.ExitStack() as stack:
         af = AtomfleetPath(Fleet(db_url, redis_url(db + 2), workdir=workdir), load_tool=tool)
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             if rep == 1:
                 after = snapshot(redis_url(db), db_url, groups)  # CPU now, before the idle wait
                 costs["af"] = _af_costs(before, after, af.queries - queries, redis_url(db), db_url, args.tasks)
+            if args.batch:
+                batch_rate, _ = af.throughput_batch(args.tasks, args.threads, args.batch)
+                figures["af_batch_tp"].add(batch_rate)
+                print(f"  rep {rep} atomfleet:  {batch_rate:7.1f} runs/s submitted {args.batch} per request", flush=True)
             lat = af.start_latency(args.latency_samples)
             p50, p99 = figures["af_p50"].add(percentile(lat, 50)), figures["af_p99"].add(percentile(lat, 99))
             visible = figures["af_visible"].add(percentile(af.visible_latency(args.latency_samples), 50))
@@ -148,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         (f"end-to-end, N={args.tasks} submitted by {args.threads} client threads, all finished",
          f["raw_tp"].cell(), f["af_tp"].cell(), ratio(f["af_tp"].median, f["raw_tp"].median)),
+        *([(f"end-to-end, the same submitted {args.batch} per request (POST .../runs/batch)",
+            f["raw_tp"].cell(), f["af_batch_tp"].cell(), ratio(f["af_batch_tp"].median, f["raw_tp"].median))]
+          if args.batch else []),
         ("submit→start at light load, p50 (server timestamps)",
          f["raw_p50"].cell(), f["af_p50"].cell(), ratio(f["af_p50"].median, f["raw_p50"].median, 1, "×")),
         ("submit→start at light load, p99 (server timestamps)",

@@ -48,7 +48,7 @@ _ATOM_NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, d
 
 def _run_for(request: Request, run_id: Any) -> AtomRun:
     # Another tenant's run is indistinguishable from a missing one.
-    run = AtomRun.objects.filter(id=run_id, tenant=request.user.tenant).first()
+    run = AtomRun.objects.filter(id=run_id, tenant=request.user.tenant).order_by().first()
     if run is None:
         raise RunNotFound(f"no run {run_id}")
     return run
