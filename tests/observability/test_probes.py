@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from celery import Celery
 
 from atomfleet.probes import _files
 from atomfleet.probes.check import check
@@ -89,13 +88,15 @@ def test_readiness_follows_consumption_and_liveness_survives_a_broker_outage(tmp
         wait_for(lambda: _pings(url), 10, "private redis")
         worker = start_worker("default", ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE, ATOMFLEET_BROKER_URL=url)
         wait_for(worker.ready, 90, "worker ready")
-        control = Celery("atomfleet", broker=url).control
+        from atomfleet_orchestrator.celery import app  # the product's app, on this worker's Redis
+
+        broker = app.connection_for_write(url)
 
         # When it stops consuming its queue, it is not ready (but alive); consuming again: ready
-        control.cancel_consumer("default", destination=[worker.hostname], reply=True)
+        app.control.cancel_consumer("default", destination=[worker.hostname], reply=True, connection=broker)
         wait_for(lambda: probe("readiness", worker.probe_dir) == 1, 10, "not ready after cancel")
         assert probe("liveness", worker.probe_dir) == 0
-        control.add_consumer("default", destination=[worker.hostname], reply=True)
+        app.control.add_consumer("default", destination=[worker.hostname], reply=True, connection=broker)
         wait_for(lambda: probe("readiness", worker.probe_dir) == 0, 10, "ready after add_consumer")
 
         # When Redis goes away: not ready, but alive for well over the liveness limit
