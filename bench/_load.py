@@ -65,8 +65,9 @@ def _wrk(url: str, method: str, body: str | None, headers: dict[str, str], secon
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     bad = int(non2xx.group(1)) if non2xx else 0
-    # A sync gunicorn worker closes every connection after its response; wrk may count that close
-    # as a read error although the response was whole, so only connect/write/timeout are failures.
+    # A server may close a keep-alive connection after a response (gunicorn's sync worker always
+    # does); wrk may count that as a read error although the response was whole, so only
+    # connect/write/timeout are failures.
     broken = sum(int(socket.group(i)) for i in (1, 3, 4)) if socket else 0
     return LoadResult((requests - bad) / elapsed, requests, bad + broken, "wrk")
 

@@ -1,6 +1,6 @@
 """Run list/filter/detail latency as the runs table grows: ~0, 200k runs of one tenant, 1M in the table.
 
-The API runs as the chart starts it (``atomfleet api``: gunicorn, 2 sync workers) on a database of
+The API runs as the chart starts it (``atomfleet api``: gunicorn, 2 workers of 4 threads) on a database of
 its own. Rows are seeded with SQL (bench/_seed.py), then ``VACUUM ANALYZE``d; at each stage one
 client times every endpoint in turn, ``--reps`` rounds after two warm-up rounds. Stages: an empty
 table (one run, so the detail request has something to read), ``--base-rows`` runs (every page

@@ -61,10 +61,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="one-at-a-time runs per repetition for the light-load latencies")
     p.add_argument("--http-seconds", type=float, default=10.0, help="duration of each req/s load")
     p.add_argument("--http-connections", type=int, default=8,
-                   help="concurrent connections of the req/s load (saturates 2 sync gunicorn workers)")
+                   help="concurrent connections of the req/s load (2 gunicorn workers × 4 threads)")
     p.add_argument("--load-tool", choices=("auto", "wrk", "httpx"), default="auto",
                    help="req/s load generator (auto: wrk when installed)")
-    p.add_argument("--redis-db", type=int, default=2, help="first of the 4 Redis DBs used (raw broker/results, atomfleet broker/results)")
+    p.add_argument("--redis-db", type=int, default=2, help="first of the 3 Redis DBs used (raw broker, raw results, atomfleet broker)")
     p.add_argument("--database", default="atomfleet_bench_throughput", help="PostgreSQL database (dropped and created)")
     p.add_argument("--profile", type=Path, default=None, metavar="DIR",
                    help="after the measured repetitions, one more atomfleet end-to-end run under py-spy; stacks and a summary go to DIR")

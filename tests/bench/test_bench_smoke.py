@@ -92,8 +92,8 @@ def test_table_growth_part_times_every_endpoint_and_explains_its_sql() -> None:
 
     rows = table_rows(out)
     assert rows["endpoint"] == ["empty (1 run)", "~0 (100 runs)", "tenant 2k", "table 3k", "× tenant 2k", "× table 3k"]
-    for label in ("GET /api/v1/runs", "?status=failed", "?limit=50&offset=count/2",
-                  "last page (?limit=50&offset=count-50)", "GET /api/v1/runs/<id>"):
+    for label in ("GET /api/v1/runs", "?status=failed", "deep page (cursor at count/2)",
+                  "last page (cursor at count-50)", "GET /api/v1/runs/<id>"):
         assert label in rows, f"missing row {label!r}:\n{out}"
     assert any(label.startswith("?atom=") for label in rows)
     assert any(label.startswith("?queue=") for label in rows)

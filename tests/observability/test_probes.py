@@ -16,7 +16,7 @@ import redis
 
 from atomfleet.probes import _files
 from atomfleet.probes.check import check
-from tests.observability._support import REPO, free_port, wait_for
+from tests.observability._support import REPO, Worker, celery, free_port, wait_for
 
 MAX_AGE = "2"
 
@@ -88,15 +88,13 @@ def test_readiness_follows_consumption_and_liveness_survives_a_broker_outage(tmp
         wait_for(lambda: _pings(url), 10, "private redis")
         worker = start_worker("default", ATOMFLEET_LIVENESS_MAX_AGE=MAX_AGE, ATOMFLEET_BROKER_URL=url)
         wait_for(worker.ready, 90, "worker ready")
-        from atomfleet_orchestrator.celery import app  # the product's app, on this worker's Redis
 
-        broker = app.connection_for_write(url)
-
-        # When it stops consuming its queue, it is not ready (but alive); consuming again: ready
-        app.control.cancel_consumer("default", destination=[worker.hostname], reply=True, connection=broker)
+        # When an operator stops it consuming its queue, it is not ready (but alive); consuming
+        # again: ready
+        _control(worker, "cancel_consumer", "default")
         wait_for(lambda: probe("readiness", worker.probe_dir) == 1, 10, "not ready after cancel")
         assert probe("liveness", worker.probe_dir) == 0
-        app.control.add_consumer("default", destination=[worker.hostname], reply=True, connection=broker)
+        _control(worker, "add_consumer", "default")
         wait_for(lambda: probe("readiness", worker.probe_dir) == 0, 10, "ready after add_consumer")
 
         # When Redis goes away: not ready, but alive for well over the liveness limit
@@ -121,3 +119,14 @@ def _pings(url: str) -> bool:
         return bool(redis.Redis.from_url(url).ping())
     except redis.ConnectionError:
         return False
+
+
+def _control(worker: Worker, command: str, *args: str) -> None:
+    """``celery -A atomfleet_orchestrator control …`` against this worker, as an operator runs it.
+
+    (The product's app object in this test process is bound to the suite's broker: Celery
+    publishes broadcasts through the app's own producer pool, whatever connection is passed.)
+    """
+    done = subprocess.run([*celery("control", command, *args, f"--destination={worker.hostname}"),
+                          "--timeout=5"], cwd=REPO, env=worker.env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "->" in done.stdout, (done.stdout, done.stderr)
