@@ -35,6 +35,7 @@ class LiveApi:
     workdir: Path
     port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -56,7 +57,7 @@ class LiveApi:
             "ATOMFLEET_API_HOST": "0.0.0.0",
             "ATOMFLEET_API_PORT": str(self.port),
             "ATOMFLEET_METRICS_PORT": str(self.metrics_port),
-            "ATOMFLEET_API_WORKERS": "1",
+            "ATOMFLEET_API_WORKERS": str(self.workers),
             "ATOMFLEET_API_TMP": str(self.workdir),
             "PROMETHEUS_MULTIPROC_DIR": str(self.workdir / "metrics"),
             "TMPDIR": str(self.workdir),

@@ -9,7 +9,7 @@
 - ``child_exit`` (master): ``mark_process_dead`` for the slot's live gauges.
 - ``when_ready`` (master): serves the API's metrics (all workers' files, queue and outbox gauges)
   on ``ATOMFLEET_METRICS_PORT`` from a thread of the master, apart from the API port (``0``: off).
-  A port that cannot be bound stops the API: its metrics drive autoscaling.
+  A metrics port that cannot be bound is logged as an error; the API keeps serving.
 """
 
 from __future__ import annotations
