@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 from tests.support.atoms import register_shipped_atoms
-from tests.support.live_api import live_api, live_tenant  # noqa: F401  (fixtures)
+from tests.support.live_api import database_url, live_api, live_tenant  # noqa: F401  (fixtures)
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
 
@@ -81,10 +81,9 @@ def worker_fleet(
     django_db_setup: None, django_db_blocker: Any, broker_redis: redis.Redis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerFleet]:
     """One real ``celery worker`` per declared queue and beat, reading the test database."""
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "ATOMFLEET_LOG_FORMAT": "json",
         # Small enough that a long forecast is stored by reference.

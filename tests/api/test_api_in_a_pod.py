@@ -19,8 +19,8 @@ from moto.server import ThreadedMotoServer
 
 from atomfleet.storage.s3 import S3ObjectStore
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
-from tests.api.live_api import LiveApi, peak_rss_kib
 from tests.support.atoms import register_shipped_atoms
+from tests.support.live_api import ApiServer
 
 POD_HOST = "10.244.1.7:8000"  # what the kubelet sends: the pod IP and the probe's port
 PUBLIC_HOST = "atomfleet.example.com"
@@ -62,28 +62,29 @@ def s3_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def live_api(django_db_setup: None, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    db = settings.DATABASES["default"]
+def live_api(django_db_setup: None, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     broker = settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + f"/{API_REDIS_DB}"
     redis.Redis.from_url(broker).flushdb()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "atomfleet_orchestrator.settings",
-        "ATOMFLEET_DEBUG": "false",
-        "ATOMFLEET_SECRET_KEY": "live-api-test",
-        "ATOMFLEET_ALLOWED_HOSTS": PUBLIC_HOST,
+    workdir = tmp_path_factory.mktemp("live-api")
+    api = ApiServer(
+        workdir,
+        # Every address of the loopback network may connect (see the proxy tests).
+        ATOMFLEET_API_HOST="0.0.0.0",
+        ATOMFLEET_API_WORKERS="1",  # one worker, whose peak memory the upload test reads
+        ATOMFLEET_DEBUG="false",
+        ATOMFLEET_ALLOWED_HOSTS=PUBLIC_HOST,
         # Trusted proxies: the loopback address only (127.0.0.2 is another peer).
-        "ATOMFLEET_FORWARDED_ALLOW_IPS": "127.0.0.1",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "ATOMFLEET_BROKER_URL": broker,
-        "ATOMFLEET_STORAGE_BACKEND": "s3",
-        "ATOMFLEET_S3_BUCKET": "uploads",
-        "ATOMFLEET_S3_ENDPOINT_URL": s3_endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "ATOMFLEET_LOG_FORMAT": "console",
-    }
-    api = LiveApi(env, tmp_path_factory.mktemp("live-api")).start()
+        ATOMFLEET_FORWARDED_ALLOW_IPS="127.0.0.1",
+        ATOMFLEET_BROKER_URL=broker,
+        ATOMFLEET_STORAGE_BACKEND="s3",
+        ATOMFLEET_S3_BUCKET="uploads",
+        ATOMFLEET_S3_ENDPOINT_URL=s3_endpoint,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        ATOMFLEET_LOG_FORMAT="console",
+        TMPDIR=str(workdir),
+    )
+    api.start()
     try:
         yield api
     finally:
@@ -98,31 +99,31 @@ def token(transactional_db: None) -> str:
     return ApiToken.issue(tenant, "pod-test")[1]
 
 
-def _client(api: LiveApi, token: str, **kwargs: Any) -> httpx.Client:
+def _client(api: ApiServer, token: str, **kwargs: Any) -> httpx.Client:
     return httpx.Client(base_url=api.url, timeout=60, headers={"Host": PUBLIC_HOST, "Authorization": f"Bearer {token}"}, **kwargs)
 
 
-def test_the_gunicorn_master_serves_the_api_metrics_on_their_own_port(live_api: LiveApi, token: str) -> None:
+def test_the_gunicorn_master_serves_the_api_metrics_on_their_own_port(live_api: ApiServer, token: str) -> None:
     with _client(live_api, token) as api:
         assert api.get("/api/v1/atoms").status_code == 200
         assert api.get("/metrics").status_code == 404
     metrics = httpx.get(live_api.metrics_url, headers={"Host": POD_HOST}, timeout=30)
-    assert metrics.status_code == 200, live_api.logs()
+    assert metrics.status_code == 200, live_api.tail()
     body = metrics.text
     # The counters of every gunicorn worker, read by the master from the multiprocess files.
     assert 'atomfleet_api_requests_total{method="GET",route="api/v1/atoms",status="200"}' in body
     assert httpx.get(live_api.metrics_url.replace("/metrics", "/other"), timeout=10).status_code == 404
 
 
-def test_kubelet_probes_with_the_pod_ip_as_host_pass_on_the_real_server(live_api: LiveApi) -> None:
+def test_kubelet_probes_with_the_pod_ip_as_host_pass_on_the_real_server(live_api: ApiServer) -> None:
     for path in ("/healthz", "/readyz"):
         response = httpx.get(live_api.url + path, headers={"Host": POD_HOST}, timeout=10)
-        assert response.status_code == 200, (path, response.text, live_api.logs())
+        assert response.status_code == 200, (path, response.text, live_api.tail())
 
 
 @pytest.mark.parametrize(("peer", "scheme"), [("127.0.0.1", "https"), ("127.0.0.2", "http")],
                          ids=["trusted-proxy", "other-peer"])
-def test_x_forwarded_proto_is_honoured_from_trusted_proxies_only(live_api: LiveApi, token: str, peer: str, scheme: str) -> None:
+def test_x_forwarded_proto_is_honoured_from_trusted_proxies_only(live_api: ApiServer, token: str, peer: str, scheme: str) -> None:
     transport = httpx.HTTPTransport(local_address=peer)
     with _client(live_api, token, transport=transport) as api:
         response = api.post("/api/v1/atoms/text.stats/runs", json={"args": {"text": "behind an ingress"}},
@@ -132,7 +133,7 @@ def test_x_forwarded_proto_is_honoured_from_trusted_proxies_only(live_api: LiveA
     assert response.json()["url"].startswith(f"{scheme}://{PUBLIC_HOST}/api/v1/runs/"), response.json()["url"]
 
 
-def test_an_upload_is_streamed_to_storage_not_held_in_memory(live_api: LiveApi, token: str, s3_endpoint: str) -> None:
+def test_an_upload_is_streamed_to_storage_not_held_in_memory(live_api: ApiServer, token: str, s3_endpoint: str) -> None:
     size = 96 * 1024 * 1024
     (worker,) = live_api.worker_pids()
     with _client(live_api, token) as api:
@@ -152,6 +153,14 @@ def test_an_upload_is_streamed_to_storage_not_held_in_memory(live_api: LiveApi, 
     assert store.size(key) == size
     head = b"".join(c for _, c in zip(range(1), store.iter_chunks(key, 16), strict=False))
     assert head == b"0123456789abcdef"
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM: the highest resident set size the process ever had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for pid {pid}")
 
 
 def test_stores_stream_from_seekable_and_unseekable_sources(tmp_path: Path, s3_endpoint: str) -> None:

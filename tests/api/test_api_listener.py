@@ -5,41 +5,27 @@ landing on whichever one woke first; and a port already in use stops the server 
 from __future__ import annotations
 
 import os
+import re
 import socket
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 
-from tests.api.live_api import BIN, LiveApi, free_port
+from tests.support.live_api import ApiServer, free_port
 
-WORKERS = 2
 CONNECTIONS = 16  # all on one of 2 workers by chance: 2 in 65,536
 
 
-def _env() -> dict[str, str]:
-    db = settings.DATABASES["default"]
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "atomfleet_orchestrator.settings",
-        "ATOMFLEET_DEBUG": "false",
-        "ATOMFLEET_SECRET_KEY": "listener-test",
-        "DATABASE_URL": f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "ATOMFLEET_BROKER_URL": settings.CELERY_BROKER_URL,
-        "ATOMFLEET_LOG_FORMAT": "console",
-    }
-
-
 @pytest.fixture(scope="module")
-def api(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
-    live = LiveApi(_env(), tmp_path_factory.mktemp("listener"), workers=WORKERS).start()
+def api(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    server = ApiServer(tmp_path_factory.mktemp("listener"))  # 2 workers, as the chart runs it
+    server.start()
     try:
-        yield live
+        yield server
     finally:
-        live.stop()
+        server.stop()
 
 
 def _tcp_inodes(port: int, state: str) -> set[str]:
@@ -64,11 +50,11 @@ def _owned(pid: int, inodes: set[str]) -> int:
     return owned
 
 
-def test_each_worker_listens_and_a_keep_alive_pool_reaches_every_worker(api: LiveApi) -> None:
+def test_each_worker_listens_and_a_keep_alive_pool_reaches_every_worker(api: ApiServer) -> None:
     workers = api.worker_pids()
-    assert len(workers) == WORKERS, api.logs()
+    assert len(workers) == 2, api.tail()
     listening = _tcp_inodes(api.port, "0A")
-    assert [_owned(pid, listening) for pid in workers] == [1] * WORKERS, "each worker holds a listening socket of its own"
+    assert [_owned(pid, listening) for pid in workers] == [1, 1], "each worker holds a listening socket of its own"
     assert _owned(api.proc.pid, listening) == 0, "the master holds none: nothing waits in a queue no worker reads"  # type: ignore[union-attr]
 
     clients = [httpx.Client(base_url=api.url, timeout=10, limits=httpx.Limits(max_connections=1)) for _ in range(CONNECTIONS)]
@@ -89,12 +75,7 @@ def test_a_port_in_use_stops_the_api_naming_it(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        done = subprocess.run(
-            [str(BIN / "atomfleet"), "api"],
-            env={**_env(), "ATOMFLEET_API_HOST": "127.0.0.1", "ATOMFLEET_API_PORT": str(port),
-                 "ATOMFLEET_METRICS_PORT": "0", "ATOMFLEET_API_TMP": str(tmp_path),
-                 "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")},
-            capture_output=True, text=True, timeout=60,
-        )
-    assert done.returncode != 0
-    assert f"cannot listen on 127.0.0.1:{port} (ATOMFLEET_API_HOST, ATOMFLEET_API_PORT)" in done.stderr, done.stderr[-2000:]
+        server = ApiServer(tmp_path, ATOMFLEET_API_PORT=str(port))
+        message = f"cannot listen on 127.0.0.1:{port} (ATOMFLEET_API_HOST, ATOMFLEET_API_PORT)"
+        with pytest.raises(RuntimeError, match=re.escape(message)):
+            server.start()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from django.db import connections
 
 _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:
@@ -24,6 +23,7 @@ if _REPO not in sys.path:
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="atomfleet-obs-mp-"))
 
 from tests.observability._support import BROKER_DB, Worker, fleet_env, redis_base  # noqa: E402
+from tests.support.live_api import database_url  # noqa: E402
 
 
 @pytest.fixture
@@ -49,8 +49,7 @@ def workdir() -> Iterator[Path]:
 @pytest.fixture
 def start_worker(broker_url: str, workdir: Path) -> Iterator[Callable[..., Worker]]:
     """``celery -A atomfleet_orchestrator worker`` processes against the test settings."""
-    db = connections["default"].settings_dict  # the test database pytest-django created
-    env = fleet_env(f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}")
+    env = fleet_env(database_url())
     workers: list[Worker] = []
 
     def start(queue: str = "default", **kwargs: object) -> Worker:

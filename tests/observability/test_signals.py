@@ -30,7 +30,6 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from django.db import connections
 
 from tests.observability import _grafana as grafana
 from tests.observability._support import (
@@ -51,6 +50,7 @@ from tests.observability._support import (
     wait_for,
 )
 from tests.support.atoms import register_shipped_atoms
+from tests.support.live_api import database_url
 
 # The fleet's processes read the test database (created because these tests are marked).
 pytestmark = [pytest.mark.fleet, pytest.mark.django_db]
@@ -114,9 +114,8 @@ class Fleet:
 def fleet(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     redis.Redis.from_url(f"{redis_base()}/{BROKER_DB}").flushdb()
     workdir = tmp_path_factory.mktemp("signals")
-    db = connections["default"].settings_dict  # the test database pytest-django created
     env = fleet_env(
-        f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        database_url(),
         ATOMFLEET_STORAGE_LOCAL_ROOT=str(workdir / "storage"),
         ATOMFLEET_DISPATCH_INTERVAL="1",
         ATOMFLEET_RECONCILE_INTERVAL="2",

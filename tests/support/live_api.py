@@ -52,6 +52,9 @@ class ApiServer:
     def __init__(self, workdir: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # The gunicorn master's metrics server: a free port, never the fixed 9808 of a pod.
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.log = workdir / "api.log"
         inherited = {k: v for k, v in os.environ.items()
                      if not k.startswith(("ATOMFLEET_", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
@@ -65,8 +68,7 @@ class ApiServer:
             "ATOMFLEET_STORAGE_LOCAL_ROOT": settings.ATOMFLEET_STORAGE["local_root"],
             "ATOMFLEET_API_HOST": "127.0.0.1",
             "ATOMFLEET_API_PORT": str(self.port),
-            # The gunicorn master's metrics server: a free port, never the fixed 9808 of a pod.
-            "ATOMFLEET_METRICS_PORT": str(free_port()),
+            "ATOMFLEET_METRICS_PORT": str(self.metrics_port),
             "ATOMFLEET_API_WORKERS": "2",
             "ATOMFLEET_API_TMP": str(workdir),
             "ATOMFLEET_TOKEN_CACHE_SECONDS": str(TOKEN_CACHE_SECONDS),
@@ -103,6 +105,12 @@ class ApiServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers (children of the master)."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
 
     def tail(self, lines: int = 60) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""

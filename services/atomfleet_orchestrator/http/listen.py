@@ -14,14 +14,14 @@ def refuse_port_in_use(host: str, port: int) -> None:
     SO_REUSEPORT listener of the same user: a second API (a leftover ``atomfleet dev``) would share
     the port's connections instead of failing. A plain bind here fails against any listener.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
-        try:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
             probe.bind(address)
-        except OSError as exc:
-            raise SystemExit(
-                f"atomfleet api: cannot listen on {host}:{port} (ATOMFLEET_API_HOST, ATOMFLEET_API_PORT): {exc.strerror}"
-            ) from None
+    except OSError as exc:  # in use, not an address of this host, or a name that does not resolve
+        raise SystemExit(
+            f"atomfleet api: cannot listen on {host}:{port} (ATOMFLEET_API_HOST, ATOMFLEET_API_PORT): {exc.strerror or exc}"
+        ) from None
