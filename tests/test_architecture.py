@@ -26,8 +26,14 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+def _sources(*folders: str) -> list[Path]:
+    """The Python sources of ``folders``, without build output a local ``pip install`` leaves."""
+    found = [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
+    return sorted(p for p in found if not {"build", "dist"} & set(p.relative_to(ROOT).parts))
+
+
 @pytest.mark.parametrize(
-    "path", sorted([*(ROOT / "workers").rglob("*.py"), *(ROOT / "examples").rglob("*.py")]),
+    "path", _sources("workers", "examples"),
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_workers_never_import_the_orchestrator(path: Path) -> None:
