@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What the build reads (pyproject.toml: readme, packages found under workers/ and services/).
+DISTRIBUTION_SOURCES = ("pyproject.toml", "README.md", "workers", "services")
+
+
+def _clean_source(into: Path) -> Path:
+    """A copy of the sources without build output: pip builds a local folder in place, and a
+    ``build/lib`` left by an earlier build could put a deleted module into the wheel."""
+    into.mkdir()
+    for name in DISTRIBUTION_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, into / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
+        else:
+            shutil.copy2(ROOT / name, into / name)
+    return into
 
 
 def test_the_distribution_adds_only_atomfleet_import_names_and_the_sdk_imports(tmp_path: Path) -> None:
     wheels, site = tmp_path / "wheels", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
+                    str(_clean_source(tmp_path / "source"))],
                    check=True, capture_output=True, timeout=600)
     (wheel,) = wheels.glob("atomfleet-*.whl")
     with zipfile.ZipFile(wheel) as archive:
