@@ -19,26 +19,24 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DataError, InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 
 from atomfleet.catalog import AtomSpec
-from atomfleet.errors import AtomError, RunCancelled, StorageError
+from atomfleet.errors import AtomError, RunCancelled
 from atomfleet.metrics import record_message_ignored, record_run_finished, record_superseded
 from atomfleet.runtime import AtomContext, CancelToken
 from atomfleet.runtime.logging import run_log_context
-from atomfleet.storage import RunArtifacts, TenantFiles
+from atomfleet.storage import ObjectStore, RunArtifacts, TenantFiles
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.leases import cancellable, identity
 from atomfleet_orchestrator.runs.lifecycle import Deadlines, ErrorCode
 from atomfleet_orchestrator.runs.storage import get_store
 from atomfleet_orchestrator.runs.transitions import Claimed, Execution, Refusal, Refused
-from atomfleet_orchestrator.tenancy.models import Tenant
 
 __all__ = [
     "AttemptsExhausted",
@@ -48,6 +46,7 @@ __all__ = [
     "Superseded",
     "encode_result",
     "execute_run",
+    "printable",
 ]
 
 log = logging.getLogger("atomfleet.run")
@@ -76,23 +75,19 @@ class InvalidResult(Exception):
 
 
 class OutcomeNotRecorded(Exception):
-    """Storage or the database refused the outcome."""
+    """Storage or the database refused the outcome (the run ended failed/result_not_recorded),
+    or the database stayed unreachable while recording it."""
 
 
 # -- claim ----------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1024)
-def _tenant_slug(tenant_id: int) -> str:  # slugs never change
-    return Tenant.objects.values_list("slug", flat=True).get(id=tenant_id)
-
-
 def execute_run(task: Task, spec: AtomSpec, run_id: str) -> dict[str, str]:
     request = task.request
     holder = identity(request.hostname, os.getpid())
+    store = get_store()  # before the claim: nothing fallible between a committed claim and the atom
     try:
         claimed = transitions.claim(run_id, request.id, holder)
-        tenant = _tenant_slug(claimed.tenant_id) if isinstance(claimed, Claimed) else ""
     except _DB_DOWN as exc:
         _drop_connection()
         log.warning("run %s: database unreachable at claim (%s); message back to the queue", run_id, exc)
@@ -101,8 +96,8 @@ def execute_run(task: Task, spec: AtomSpec, run_id: str) -> dict[str, str]:
     if isinstance(claimed, Refused):
         _refused(spec, run_id, claimed)
     assert isinstance(claimed, Claimed)
-    with run_log_context(tenant=tenant, atom=spec.name, run_id=run_id, task_id=request.id):
-        return _execute(spec, claimed, tenant)
+    with run_log_context(tenant=claimed.tenant, atom=spec.name, run_id=run_id, task_id=request.id):
+        return _execute(spec, claimed, store)
 
 
 def _refused(spec: AtomSpec, run_id: str, refused: Refused) -> None:
@@ -121,9 +116,8 @@ def _refused(spec: AtomSpec, run_id: str, refused: Refused) -> None:
 # -- run and record -------------------------------------------------------------------------------
 
 
-def _execute(spec: AtomSpec, claimed: Claimed, tenant: str) -> dict[str, str]:
-    execution = claimed.execution
-    store = get_store()
+def _execute(spec: AtomSpec, claimed: Claimed, store: ObjectStore) -> dict[str, str]:
+    execution, tenant = claimed.execution, claimed.tenant
     artifacts = RunArtifacts(store, tenant, execution.run_id, attempt=execution.attempt)
     token = CancelToken()
     ctx = AtomContext(
@@ -147,7 +141,7 @@ def _execute(spec: AtomSpec, claimed: Claimed, tenant: str) -> dict[str, str]:
         log.info("run %s in %.2fs", outcome, elapsed)
 
     try:
-        with cancellable(token):
+        with cancellable(token, execution.run_id):
             result = spec.func(ctx, **claimed.args)
     except RunCancelled:
         _record(execution, spec, lambda: transitions.finish_cancelled(
@@ -161,7 +155,7 @@ def _execute(spec: AtomSpec, claimed: Claimed, tenant: str) -> dict[str, str]:
         finished("time_limit")
         raise
     except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
+        message = printable(f"{type(exc).__name__}: {exc}")
         if spec.retry.is_transient(exc) and execution.attempt < claimed.max_attempts:
             delay = spec.retry.delay(execution.attempt)
             code = exc.code if isinstance(exc, AtomError) else ErrorCode.TRANSIENT_ERROR
@@ -199,38 +193,47 @@ def encode_result(result: Any) -> bytes:
         payload = json.dumps(result, allow_nan=False, default=plain, separators=(",", ":"))
     except ValueError:
         raise InvalidResult("the result contains NaN or Infinity, which JSON cannot carry") from None
-    except (TypeError, RecursionError) as exc:
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:  # TypeError, RecursionError, or whatever a value's own conversion raises
         raise InvalidResult(f"the result is not JSON: {exc}") from None
     if "\\u0000" in payload:
         raise InvalidResult("the result contains a NUL character, which the database cannot store")
     return payload.encode()
 
 
-def _succeed(spec: AtomSpec, execution: Execution, artifacts: RunArtifacts, result: Any) -> None:
-    def fail(code: ErrorCode, exc: Exception) -> None:
-        _record(execution, spec, lambda: transitions.fail(execution, code, str(exc), _refs(artifacts)))
-        record_run_finished(spec.name, spec.queue, "failed", None)
+def printable(text: str) -> str:
+    """``text`` as a text column can store it: PostgreSQL refuses NUL, so it is written ``\\x00``."""
+    return text.replace("\x00", "\\x00")
 
+
+def _succeed(spec: AtomSpec, execution: Execution, artifacts: RunArtifacts, result: Any) -> None:
     try:
         payload = encode_result(result)
     except InvalidResult as exc:
-        fail(ErrorCode.INVALID_RESULT, exc)
+        why = str(exc)
+        _record(execution, spec, lambda: transitions.fail(execution, ErrorCode.INVALID_RESULT, why, _refs(artifacts)))
+        record_run_finished(spec.name, spec.queue, "failed", None)
         raise
-    inline: Any = None
-    result_artifact = ""
-    try:
+    except SoftTimeLimitExceeded:  # fired while the result was being encoded
+        _record(execution, spec, lambda: transitions.fail(
+            execution, ErrorCode.TIME_LIMIT, f"soft time limit of {spec.soft_time_limit}s exceeded",
+            _refs(artifacts)))
+        record_run_finished(spec.name, spec.queue, "time_limit", None)
+        raise
+
+    def store_and_succeed() -> bool:
+        inline: Any = None
+        result_artifact = ""
         if len(payload) > settings.ATOMFLEET_INLINE_RESULT_MAX_BYTES:
             artifacts.put("result.json", payload, "application/json")
             result_artifact = "result.json"
         else:
             inline = json.loads(payload)
-        _record(execution, spec, lambda: transitions.succeed(
-            execution, result=inline, result_artifact=result_artifact, artifacts=_refs(artifacts)))
-    except (StorageError, DataError) as exc:
-        _drop_connection()
-        failure = OutcomeNotRecorded(f"the result could not be stored: {type(exc).__name__}: {exc}")
-        fail(ErrorCode.RESULT_NOT_RECORDED, failure)
-        raise failure from exc
+        return transitions.succeed(
+            execution, result=inline, result_artifact=result_artifact, artifacts=_refs(artifacts))
+
+    _record(execution, spec, store_and_succeed)
 
 
 def _refs(artifacts: RunArtifacts) -> list[dict[str, Any]]:
@@ -238,7 +241,46 @@ def _refs(artifacts: RunArtifacts) -> list[dict[str, Any]]:
 
 
 def _record(execution: Execution, spec: AtomSpec, write: Callable[[], bool]) -> None:
-    """Apply an outcome write, riding out short database outages.
+    """Record an outcome (with the storage writes it needs); the run never stays ``running``.
+
+    Short database outages are ridden out (``_apply``). Any other error while recording — storage
+    refusing the result (disk full, a file where a folder should be, an S3 error), the database
+    refusing a value (``DataError``), the soft time limit firing here — ends the run
+    failed/``result_not_recorded`` at once, through a fallback write that carries nothing the
+    atom produced (a fixed code, the reason with NULs escaped, cut short), so the refusal that
+    failed the first write cannot fail it again. Left ``running``, the run would be taken for
+    lost once its lease lapsed, and an idempotent atom would execute again.
+
+    Only if the fallback fails too (the database unreachable beyond the patience) does the run
+    stay ``running``: the lease keeper renews it no longer once this task returns, and the
+    reconciler ends it after ``stale_after`` as a lost execution (retried if idempotent, else
+    failed ``worker_lost``), as for a worker that died at this moment; never while this
+    execution is alive.
+    """
+    try:
+        recorded = _apply(write)
+    except OutcomeNotRecorded:
+        raise  # the database is unreachable: a fallback write would not get through either
+    except Exception as exc:  # SoftTimeLimitExceeded included
+        _drop_connection()
+        reason = printable(f"the outcome could not be recorded: {type(exc).__name__}: {exc}")[:1000]
+        log.error("run %s attempt %d: %s", execution.run_id, execution.attempt, reason)
+        try:
+            recorded = _apply(lambda: transitions.fail(execution, ErrorCode.RESULT_NOT_RECORDED, reason))
+        except Exception as again:
+            log.error("run %s: the failure could not be recorded either; the reconciler will end it "
+                      "as lost: %s", execution.run_id, again)
+            raise OutcomeNotRecorded(reason) from again
+        if recorded:
+            record_run_finished(spec.name, spec.queue, "failed", None)
+            raise OutcomeNotRecorded(reason) from exc
+    if not recorded:
+        record_superseded(spec.name, spec.queue)
+        raise Superseded(f"run {execution.run_id} attempt {execution.attempt} was superseded")
+
+
+def _apply(write: Callable[[], bool]) -> bool:
+    """Apply a write, riding out short database outages.
 
     Beyond the patience (half the fencing window) the worker's main process would kill this
     process anyway; the reconciler then decides from the row, as for any lost execution.
@@ -248,8 +290,7 @@ def _record(execution: Execution, spec: AtomSpec, write: Callable[[], bool]) -> 
     pause = 0.2
     while True:
         try:
-            recorded = write()
-            break
+            return write()
         except _DB_DOWN as exc:
             _drop_connection()
             if time.monotonic() + pause > deadline:
@@ -257,9 +298,6 @@ def _record(execution: Execution, spec: AtomSpec, write: Callable[[], bool]) -> 
             log.warning("database unreachable while recording the outcome; retrying: %s", exc)
             time.sleep(pause)
             pause = min(2.0, pause * 2)
-    if not recorded:
-        record_superseded(spec.name, spec.queue)
-        raise Superseded(f"run {execution.run_id} attempt {execution.attempt} was superseded")
 
 
 def _quietly(write: Callable[..., None], *args: Any) -> None:

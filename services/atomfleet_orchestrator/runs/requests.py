@@ -1,8 +1,9 @@
 """Worker-side request hooks that run in the worker's main process.
 
 When a pool process dies (hard time limit, OOM, SIGKILL, fenced) the task's own code never gets to
-record the outcome; Celery tells the main process, and these hooks record it at once, through the
-same lifecycle decision the reconciler would take later. A cancelled run, which its execution ends
+record the outcome; Celery tells the main process, and these hooks kill what the execution
+started (its process group) and record the outcome at once, through the same lifecycle decision
+the reconciler would take later. A cancelled run, which its execution ends
 with :class:`RunRevoked`, is announced here as a revoked Celery task (event, signal, result state),
 so Flower and the task counters see a cancellation, not a success.
 """
@@ -20,7 +21,7 @@ from django.db import DatabaseError
 from atomfleet.catalog import CATALOG
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.execution import RunRevoked
-from atomfleet_orchestrator.runs.leases import identity
+from atomfleet_orchestrator.runs.leases import identity, kill_execution
 from atomfleet_orchestrator.runs.lifecycle import ErrorCode
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class AtomRequest(Request):
         run_id, holder = self._run_id(), self._holder()
         if soft or run_id is None or holder is None:
             return
+        # billiard kills the pool process next (its group with SIGTERM, then SIGKILL only if the
+        # pool process outlives 0.1 s): a child that ignores SIGTERM would survive it.
+        kill_execution(self.worker_pid)
         try:
             transitions.fail_holder(
                 run_id, holder, ErrorCode.TIME_LIMIT,
@@ -55,6 +59,8 @@ class AtomRequest(Request):
             self._announce_revoked("cancelled", False, None, False)
             return None
         if isinstance(exc, WorkerLostError):
+            if self.worker_pid:  # what its atom started would outlive it and overlap a retry
+                kill_execution(self.worker_pid)
             self._lost(str(exc))
         return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 

@@ -22,6 +22,7 @@ from django.db.models.functions import Now
 
 from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
 from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.tenancy.models import Tenant
 
 __all__ = [
     "Claimed",
@@ -82,7 +83,7 @@ class Claimed:
     execution: Execution
     max_attempts: int
     args: dict[str, Any]
-    tenant_id: int
+    tenant: str  # the tenant's slug, returned by the claim itself: no query between claim and execution
 
 
 class Refusal(enum.Enum):
@@ -110,9 +111,15 @@ def _now_sql() -> tuple[str, list[Any]]:
 
 
 def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
-    """Take a waiting, due run for one execution: one statement that also returns what it needs."""
+    """Take a waiting, due run for one execution: one statement that also returns what it needs.
+
+    Nothing that can fail may sit between this committed claim and the atom's start (a failed
+    query there would leave the run ``running`` with no execution), so the tenant's slug comes
+    back with the claim.
+    """
     now, now_params = _now_sql()
     table = AtomRun._meta.db_table
+    tenants = Tenant._meta.db_table
     pk = AtomRun._meta.pk.get_db_prep_value(run_id, connection)
     sql = (
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = {now}, "
@@ -120,7 +127,7 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
         "error_code = '', error_message = '' "
         f"WHERE id = %s AND celery_task_id = %s AND status IN (%s, %s) AND NOT cancel_requested "
         f"AND (next_attempt_at IS NULL OR next_attempt_at <= {now}) AND attempts < max_attempts "
-        "RETURNING attempts, max_attempts, args, tenant_id"
+        f"RETURNING attempts, max_attempts, args, (SELECT slug FROM {tenants} WHERE {tenants}.id = {table}.tenant_id)"
     )
     params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
               *_WAITING, *now_params]
@@ -128,10 +135,10 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is not None:
-        attempt, max_attempts, args, tenant_id = row
+        attempt, max_attempts, args, tenant = row
         if isinstance(args, str | bytes):
             args = json.loads(args)
-        return Claimed(Execution(str(run_id), int(attempt), identity), int(max_attempts), args, int(tenant_id))
+        return Claimed(Execution(str(run_id), int(attempt), identity), int(max_attempts), args, str(tenant))
     return _refusal(run_id, task_id)
 
 
