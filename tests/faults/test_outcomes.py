@@ -3,6 +3,7 @@ catalog, failures and cancellations as Celery sees them, artifacts lost from sto
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
@@ -105,3 +106,40 @@ def test_an_artifact_missing_from_storage_is_a_404_not_a_broken_download(
     response = client.get(artifact["url"])
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "artifact_not_found"
+
+
+def test_a_result_storage_refuses_ends_the_run_failed_once(deployment: Deployment, client: httpx.Client) -> None:
+    # Given an idempotent run whose result is too large to be stored inline...
+    run_id = deployment.submit(client, "diagnostics.sleep", {"seconds": 2, "steps": 4, "result_bytes": 200_000})
+    wait_until(lambda: deployment.rows([run_id])[run_id]["status"] == "running", 30, "the run to start")
+    # ...and a file where storage must create the run's artifact folder (a broken volume)
+    tenant_runs = deployment.root / "storage" / "tenants" / "drill" / "runs"
+    tenant_runs.mkdir(parents=True, exist_ok=True)
+    (tenant_runs / run_id).write_bytes(b"not a folder")
+    started = time.monotonic()
+    row = deployment.wait_terminal([run_id], timeout=90)[run_id]
+    # Then it ends failed/result_not_recorded at once, with the reason, and never executes again
+    assert (row["status"], row["error_code"], row["attempts"]) == ("failed", "result_not_recorded", 1), row
+    assert "NotADirectoryError" in row["error_message"] or "FileExistsError" in row["error_message"], row
+    assert time.monotonic() - started < 15  # not the reconciler, 20 s after the lease lapsed
+    time.sleep(3)
+    assert len(deployment.executions(run_id)) == 1
+
+
+@pytest.mark.parametrize(("fail_with", "code", "message"), [
+    # A NUL in an exception message: recorded, the NUL written \x00 (PostgreSQL text refuses it)
+    ("nul_message", "atom_error", "a NUL here:\\x00 (PostgreSQL"),
+    # A code longer than the column: the database refuses the failure; the fallback records it
+    ("long_code", "result_not_recorded", "DataError"),
+])
+def test_an_error_the_database_cannot_store_as_given_ends_the_run_failed_once(
+    deployment: Deployment, client: httpx.Client, fail_with: str, code: str, message: str
+) -> None:
+    run_id = deployment.submit(client, "diagnostics.sleep", {"seconds": 0.5, "steps": 1, "fail_with": fail_with})
+    started = time.monotonic()
+    row = deployment.wait_terminal([run_id], timeout=90)[run_id]
+    assert (row["status"], row["error_code"], row["attempts"]) == ("failed", code, 1), row
+    assert message in row["error_message"], row
+    assert time.monotonic() - started < 15  # recorded by the execution, not reconciled 20 s later
+    time.sleep(3)
+    assert len(deployment.executions(run_id)) == 1

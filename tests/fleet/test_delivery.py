@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from atomfleet_orchestrator.runs.dispatch import Target, publish
 from atomfleet_orchestrator.runs.models import AtomRun
+from tests.fleet.test_time_limits import children_of
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet
 
@@ -75,6 +76,18 @@ def test_sigkill_of_the_pool_process_mid_idempotent_run_retries_it(api: APIClien
     # The worker's main process records the loss at once; beat publishes the next attempt.
     done = wait_for(run["id"], timeout=60)
     assert done["status"] == "succeeded" and done["attempts"] == 2
+
+
+@pytest.mark.usefixtures("worker_fleet")
+def test_what_the_atom_started_dies_with_its_killed_pool_process(api: APIClient, wait_for: Wait) -> None:
+    run = _submit(api, "diagnostics.sleep_once", {"seconds": 30, "steps": 60, "spawn_child": True})
+    pid = _pid(_running(wait_for, run["id"]))
+    assert children_of(run["id"]), "the atom's child did not start"
+    os.kill(pid, signal.SIGKILL)  # the OOM killer, an operator
+    done = wait_for(run["id"], timeout=30)
+    assert done["status"] == "failed" and done["error"]["code"] == "worker_lost"
+    time.sleep(1)
+    assert children_of(run["id"]) == [], "the atom's child outlived its pool process"
 
 
 @pytest.mark.usefixtures("worker_fleet")

@@ -6,6 +6,10 @@
 ``ml_training``. When ``ATOMFLEET_DIAGNOSTICS_JOURNAL`` names a folder, every execution appends
 its start, each step and its end to ``<folder>/<run id>.jsonl``: drills read it to prove that no
 run ever executed twice at the same time.
+
+Drill-only arguments misbehave on request: ``fail_with`` raises an error the database cannot store
+as given, ``result_bytes`` makes a result large enough to go to storage, ``spawn_child`` starts a
+child process that must die with its execution (killed, fenced, out of time).
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import subprocess
+import sys
 import time
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from atomfleet import AtomContext, RetryPolicy, TransientAtomError, atom
+from atomfleet import AtomContext, AtomError, RetryPolicy, TransientAtomError, atom
 
 JOURNAL_ENV = "ATOMFLEET_DIAGNOSTICS_JOURNAL"
 
@@ -42,6 +48,26 @@ _SCHEMA = {
             "description": "keep sleeping past the soft time limit, as code stuck outside Python "
             "would (hard-limit kill drills)",
         },
+        "fail_with": {
+            "type": "string",
+            "enum": ["nul_message", "long_code"],
+            "description": "after sleeping, raise an AtomError the database cannot store as given: a NUL in "
+            "its message, or a code longer than the error_code column (outcome-recording drills)",
+        },
+        "result_bytes": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 16777216,
+            "description": "pad the result to about this many bytes, so that it is stored by reference "
+            "above the inline limit (storage-failure drills)",
+        },
+        "spawn_child": {
+            "type": "boolean",
+            "default": False,
+            "description": "first start a child process that sleeps for an hour, as an atom running "
+            "ffmpeg or R would; its pid is journaled (event 'child') and its command line names the run "
+            "(kill drills: the child must die with the execution)",
+        },
         "hold_gil_seconds": {
             "type": "integer",
             "minimum": 0,
@@ -63,10 +89,10 @@ class _Journal:
         self._path = os.path.join(folder, f"{ctx.run_id}.jsonl") if folder else None
         self._base = {"run": ctx.run_id, "attempt": ctx.attempt, "pid": os.getpid()}
 
-    def write(self, event: str) -> None:
+    def write(self, event: str, **extra: Any) -> None:
         if self._path is not None:
             with open(self._path, "a") as handle:
-                handle.write(json.dumps({**self._base, "event": event, "at": time.time()}) + "\n")
+                handle.write(json.dumps({**self._base, **extra, "event": event, "at": time.time()}) + "\n")
 
 
 def _sleep(
@@ -77,9 +103,15 @@ def _sleep(
     fail_attempts: int = 0,
     ignore_soft_limit: bool = False,
     hold_gil_seconds: int = 0,
+    fail_with: str = "",
+    result_bytes: int = 0,
+    spawn_child: bool = False,
 ) -> dict[str, Any]:
     journal = _Journal(ctx)
     journal.write("start")
+    if spawn_child:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", f"child-of-{ctx.run_id}"])
+        journal.write("child", child_pid=child.pid)
     if hold_gil_seconds:
         ctypes.PyDLL(None).sleep(hold_gil_seconds)  # libc sleep(3) called without releasing the GIL
     if ctx.attempt <= fail_attempts:
@@ -95,7 +127,14 @@ def _sleep(
         journal.write("step")
         ctx.progress((step + 1) / steps, f"step {step + 1}/{steps}")
     journal.write("end")
-    return {"slept_seconds": seconds, "steps": steps, "attempt": ctx.attempt}
+    if fail_with == "nul_message":
+        raise AtomError("the input had a NUL here:\x00 (PostgreSQL text cannot hold it)")
+    if fail_with == "long_code":
+        raise AtomError("a code longer than 64 characters", code="x" * 100)
+    result: dict[str, Any] = {"slept_seconds": seconds, "steps": steps, "attempt": ctx.attempt}
+    if result_bytes:
+        result["padding"] = "x" * result_bytes
+    return result
 
 
 # Limits in line with the other atoms of each queue (the grace periods of its workers fit them).
