@@ -57,7 +57,7 @@ def _recover_stale(deadlines: Deadlines, report: ReconcileReport) -> None:
         outcome = transitions.lose(
             str(run_id),
             idempotent=spec is not None and spec.idempotent,
-            retry_delay=spec.backoff.delay(attempts) if spec is not None else 0.0,
+            backoff=spec.backoff if spec is not None else None,
             stale_after=deadlines.stale_after,
             reason=f"no heartbeat for {deadlines.stale_after:g}s: its worker was lost",
         )
