@@ -341,9 +341,30 @@ def lose(
 # -- waiting runs ----------------------------------------------------------------------------------
 
 
-def mark_published(run_ids: Iterable[str]) -> int:
-    """The outbox published these runs: stamp the publish (one statement for the batch)."""
-    return AtomRun.objects.filter(id__in=list(run_ids), status__in=_WAITING, dispatched_at__isnull=True).update(
+@dataclass(frozen=True)
+class Published:
+    """A run the outbox published, in the state it read it in."""
+
+    run_id: str
+    status: str
+    attempts: int
+
+
+def mark_published(published: Iterable[Published]) -> int:
+    """The outbox published these runs: stamp the publish (one statement for the batch).
+
+    Each stamp is guarded by the state the row was read and published in: a run a worker claimed
+    meanwhile (and perhaps already sent back to ``retrying``, due later) has another status or
+    attempt count, and stays in the outbox for its next due time instead of waiting out the
+    dispatch deadline as if its new attempt had been published.
+    """
+    rows = list(published)
+    if not rows:
+        return 0
+    read_as = Q()
+    for row in rows:
+        read_as |= Q(id=row.run_id, status=row.status, attempts=row.attempts)
+    return AtomRun.objects.filter(read_as, status__in=_WAITING, dispatched_at__isnull=True).update(
         dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1
     )
 
