@@ -52,7 +52,7 @@ class ReconcileReport:
 
 def _recover_stale(deadlines: Deadlines, report: ReconcileReport) -> None:
     stale = AtomRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=transitions.ago(deadlines.stale_after))
-    for run_id, atom, spec_hash, attempts in stale.values_list("id", "atom", "spec_hash", "attempts")[:_BATCH]:
+    for run_id, atom, spec_hash in stale.values_list("id", "atom", "spec_hash")[:_BATCH]:
         spec = registry.of_run(atom, spec_hash)
         outcome = transitions.lose(
             str(run_id),

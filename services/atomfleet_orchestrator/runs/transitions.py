@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Q, Value, When
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Field, Q, Value, When
 from django.db.models.functions import Now
 
 from atomfleet.catalog import RetryPolicy
@@ -214,6 +214,13 @@ def report_progress(execution: Execution, fraction: float, message: str) -> None
 # -- outcomes of an execution --------------------------------------------------------------------
 
 
+def _field(name: str) -> Field[Any, Any]:
+    """The model field a CASE expression writes (its SQL type)."""
+    field = AtomRun._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
 def _end(execution: Execution, transition: Transition, guard: Q | None = None, **fields: Any) -> bool:
     """One terminal (or retry) write of an execution; False when it was superseded."""
     assert transition.target is not None
@@ -279,7 +286,7 @@ def schedule_retry(
     cleared, so a message that still arrives is announced as the revoked task.
     """
     def unless_cancelled(name: str, value: Any, if_cancelled: Any) -> tuple[str, Case]:
-        field = AtomRun._meta.get_field(name)
+        field = _field(name)
         return name, Case(When(cancel_requested=True, then=if_cancelled), default=value, output_field=field)
 
     fields = dict([
@@ -405,7 +412,7 @@ def cancel(run_id: str) -> None:
     ends the run cancelled itself (``schedule_retry``).
     """
     def if_waiting(name: str, value: Any) -> tuple[str, Case]:
-        field = AtomRun._meta.get_field(name)
+        field = _field(name)
         return name, Case(When(status__in=_WAITING, then=value), default=F(name), output_field=field)
 
     AtomRun.objects.filter(id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
