@@ -147,3 +147,37 @@ def test_concurrent_batches_sharing_keys_create_each_run_once(tenant_and_token: 
     ids = [[r["run"]["id"] for r in a.json()["results"]] for a in answers]
     assert ids[0] == ids[1]
     assert AtomRun.objects.count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_sharing_keys_in_opposite_orders_do_not_deadlock(tenant_and_token: tuple[Tenant, str]) -> None:
+    """Each batch inserts its keys in one canonical order, whatever the request's order: the two
+    wait on each other's first shared key instead of each holding one the other needs."""
+    _, raw = tenant_and_token
+    items = _items(*(f"t{i}" for i in range(60)), key="swap")
+    bodies = [{"items": items}, {"items": list(reversed(items))}]
+    answers: list[Any] = [None, None]
+    start = threading.Barrier(2)
+
+    def post(which: int, body: dict[str, Any]) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        try:
+            client.get("/api/v1/atoms")  # authenticate and warm up before the race
+            start.wait(10)
+            answers[which] = client.post(URL, body, format="json")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=pair) for pair in enumerate(bodies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(a.status_code for a in answers) == [200, 202], [a.content[:300] for a in answers]
+    by_text = [{r["run"]["args"]["text"]: r["run"]["id"] for r in a.json()["results"]} for a in answers]
+    assert by_text[0] == by_text[1] and len(by_text[0]) == 60
+    # Each answer lists its runs in its own request's order
+    for answer, body in zip(answers, bodies, strict=True):
+        assert [r["run"]["args"]["text"] for r in answer.json()["results"]] == [i["args"]["text"] for i in body["items"]]
+    assert AtomRun.objects.count() == 60

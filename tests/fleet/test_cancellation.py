@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -44,3 +45,28 @@ def test_a_cancelled_queued_run_is_never_executed(
     # Then it never ran
     row = AtomRun.objects.get(id=run["id"])
     assert row.status == "cancelled" and row.attempts == 0 and row.started_at is None
+
+
+def test_a_run_cancelled_while_its_attempt_fails_transiently_ends_cancelled_without_retrying(
+    api: APIClient, wait_for: Callable[..., dict[str, Any]]
+) -> None:
+    # Given an attempt that cannot see the cancellation (it holds the GIL) and then fails transiently
+    run = api.post("/api/v1/atoms/diagnostics.sleep/runs",
+                   {"args": {"seconds": 0, "fail_attempts": 5, "hold_gil_seconds": 3}}, format="json").json()
+    wait_for(run["id"], lambda r: r["status"] == "running")
+    # When it is cancelled while that attempt runs
+    response = api.post(f"/api/v1/runs/{run['id']}/cancel")
+    assert response.status_code == 202 and response.json()["cancel_requested"] is True
+    # Then the attempt's end is the run's end: cancelled, never `retrying`, no other attempt
+    seen = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = api.get(f"/api/v1/runs/{run['id']}").json()["status"]
+        if status != "running":
+            seen.append(status)
+        if status in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.05)
+    assert seen and seen[-1] == "cancelled" and "retrying" not in seen, seen
+    row = AtomRun.objects.get(id=run["id"])
+    assert (row.status, row.error_code, row.attempts) == ("cancelled", "cancelled", 1)

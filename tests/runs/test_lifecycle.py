@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from atomfleet.catalog import RetryPolicy
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.dispatch import dispatch_outbox
 from atomfleet_orchestrator.runs.lifecycle import (
@@ -101,14 +102,14 @@ def test_a_lost_execution_is_decided_from_the_row(
 ) -> None:
     run = _run(tenant, status=RunStatus.RUNNING, attempts=attempts, worker="w@a:1",
                heartbeat_at=timezone.now() - timedelta(minutes=5))
-    outcome = transitions.lose(str(run.id), idempotent=idempotent, retry_delay=0, stale_after=60, reason="gone")
+    outcome = transitions.lose(str(run.id), idempotent=idempotent, backoff=None, stale_after=60, reason="gone")
     run.refresh_from_db()
     assert outcome == expected == run.status and run.error_code == code
 
 
 def test_a_fresh_heartbeat_keeps_a_run_the_reconciler_is_looking_at(tenant: Tenant) -> None:
     run = _run(tenant, status=RunStatus.RUNNING, attempts=1, worker="w@a:1", heartbeat_at=timezone.now())
-    assert transitions.lose(str(run.id), idempotent=True, retry_delay=0, stale_after=60, reason="gone") is None
+    assert transitions.lose(str(run.id), idempotent=True, backoff=None, stale_after=60, reason="gone") is None
     assert transitions.heartbeat([(str(run.id), "w@b:9")])[str(run.id)].held is False
     assert transitions.heartbeat([(str(run.id), "w@a:1")])[str(run.id)].held is True
 
@@ -116,7 +117,7 @@ def test_a_fresh_heartbeat_keeps_a_run_the_reconciler_is_looking_at(tenant: Tena
 def test_a_run_lost_after_a_cancellation_request_ends_cancelled(tenant: Tenant) -> None:
     run = _run(tenant, status=RunStatus.RUNNING, attempts=1, worker="w@a:1", cancel_requested=True,
                heartbeat_at=timezone.now() - timedelta(minutes=5))
-    assert transitions.lose(str(run.id), idempotent=True, retry_delay=0, stale_after=60, reason="gone") == "cancelled"
+    assert transitions.lose(str(run.id), idempotent=True, backoff=None, stale_after=60, reason="gone") == "cancelled"
 
 
 def test_one_bad_row_never_blocks_the_outbox(tenant: Tenant, broker_redis: object) -> None:
@@ -132,3 +133,21 @@ def test_one_bad_row_never_blocks_the_outbox(tenant: Tenant, broker_redis: objec
     assert codes == {retired.id: "unknown_atom", undeclared.id: "unknown_queue", never_started.id: "not_started"}
     good.refresh_from_db()
     assert good.dispatched_at is not None and good.dispatch_count == 1
+
+
+@pytest.mark.parametrize("attempt", [1, 3])
+def test_a_lost_execution_waits_the_backoff_of_its_own_attempt(tenant: Tenant, attempt: int) -> None:
+    """One backoff rule for every retry: attempt n lost waits ``RetryPolicy.delay(n)``, the same
+    delay a transient error of attempt n waits (the pool-process hook used ``delay(1)`` always)."""
+    policy = RetryPolicy(max_retries=4, backoff_base=8.0, backoff_max=300.0)
+    run = _run(tenant, status=RunStatus.RUNNING, attempts=attempt, max_attempts=5, worker="w@a:1",
+               heartbeat_at=timezone.now())
+    before = timezone.now()
+    assert transitions.lose(str(run.id), idempotent=True, backoff=policy, identity="w@a:1", reason="killed") == "retrying"
+    run.refresh_from_db()
+    assert run.next_attempt_at is not None
+    waited = (run.next_attempt_at - before).total_seconds()
+    full = min(policy.backoff_max, policy.backoff_base * 2 ** (attempt - 1))
+    assert full / 2 - 1 <= waited <= full + 1, (attempt, waited)
+    assert transitions.retry_delay(policy, attempt) >= full / 2
+    assert transitions.retry_delay(None, attempt) == 0.0

@@ -6,6 +6,11 @@ run of the batch exists and nothing is published, and the error lists every refu
 whose idempotency key names an earlier run with the same args is that run (``created`` False),
 also when the same key appears twice in one batch; the same key with other args refuses the item.
 Runs are published after the commit, like single submissions (or by the outbox).
+
+Items are inserted in the order of their keys (keyless items last), whatever their order in the
+request, and answered in request order: two batches sharing keys then wait on the first shared
+key's unique index entry instead of each holding one the other needs (a deadlock, which
+PostgreSQL broke by failing one batch with 503).
 """
 
 from __future__ import annotations
@@ -45,20 +50,24 @@ def submit_batch(
 ) -> list[tuple[AtomRun, bool]]:
     """Every item's run and whether it was created; raises ``BatchRejected`` naming bad items."""
     check_batch_size(len(items))
-    accepted: list[tuple[AtomRun, bool]] = []
     refused: list[dict[str, Any]] = []
+    outcomes: dict[int, tuple[AtomRun, bool]] = {}
+    # Keys in one canonical order, so concurrent batches lock their rows in the same order.
+    canonical = sorted(range(len(items)), key=lambda i: (items[i].idempotency_key is None, items[i].idempotency_key or "", i))
     with transaction.atomic():
-        for index, item in enumerate(items):
+        for index in canonical:
+            item = items[index]
             try:
-                accepted.append(submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key))
+                outcomes[index] = submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key)
             except UnknownAtom:
                 raise  # the whole batch names it: 404, like a single submission
             except RunError as exc:
                 refused.append({"index": index, "code": exc.code, "message": exc.message, "details": exc.details})
         if refused:
+            refused.sort(key=lambda error: int(error["index"]))
             # Raising inside the block rolls the batch back, with its on-commit publishes.
             raise BatchRejected(
                 f"{len(refused)} of {len(items)} items were refused; no run was created",
                 {"errors": refused},
             )
-    return accepted
+    return [outcomes[index] for index in range(len(items))]

@@ -11,13 +11,15 @@ the claim runs a run once per attempt whatever the number of messages.
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
@@ -34,6 +36,7 @@ __all__ = [
     "DispatchReport",
     "dispatch_after_commit",
     "dispatch_outbox",
+    "oldest_per_queue",
     "outbox_stats",
     "publish",
 ]
@@ -137,20 +140,35 @@ def _send(target: Target, dispatches: int, deadlines: Deadlines) -> Outcome:
     return Outcome.PUBLISHED
 
 
+def oldest_per_queue(runs: QuerySet[AtomRun], order: str, fields: tuple[str, ...], limit: int) -> list[Any]:
+    """Up to ``limit`` of ``runs`` per queue, oldest by ``order`` first, the queues interleaved.
+
+    One query per declared queue and one for runs of queues no longer declared (ended by the
+    outbox): a backlog on one queue never hides the runs of another from a round.
+    """
+    declared = list(settings.ATOMFLEET_QUEUES)
+    ordered = runs.order_by(order, "id").values_list(*fields)
+    groups = [list(ordered.filter(queue=queue)[:limit]) for queue in declared]
+    groups.append(list(ordered.exclude(queue__in=declared)[:limit]))
+    return [row for rank in itertools.zip_longest(*groups) for row in rank if row is not None]
+
+
 def dispatch_outbox(limit: int = 500) -> DispatchReport:
-    """Publish the due runs of the outbox, oldest first."""
+    """Publish the due runs of the outbox: up to ``limit`` per queue, oldest first.
+
+    Each row is published first and stamped after, guarded by the state it was read in
+    (``transitions.mark_published``): a crash in between publishes it again next round, a
+    harmless duplicate, where stamping first would leave it to the dispatch deadline.
+    """
     deadlines = Deadlines.from_settings()
-    rows = (
-        AtomRun.objects.filter(_due(), status__in=sorted(WAITING), dispatched_at__isnull=True)
-        .order_by("created_at")
-        .values_list("id", "atom", "queue", "celery_task_id", "dispatch_count")[:limit]
-    )
+    due = AtomRun.objects.filter(_due(), status__in=sorted(WAITING), dispatched_at__isnull=True)
+    fields = ("id", "atom", "queue", "celery_task_id", "dispatch_count", "status", "attempts")
     report, published = DispatchReport(), []
-    for run_id, atom, queue, task_id, dispatches in rows:
+    for run_id, atom, queue, task_id, dispatches, status, attempts in oldest_per_queue(due, "created_at", fields, limit):
         target = Target(str(run_id), atom, queue, task_id)
         outcome = _send(target, dispatches, deadlines)
         if outcome is Outcome.PUBLISHED:
-            published.append(target.run_id)
+            published.append(transitions.Published(target.run_id, status, attempts))
         elif outcome is Outcome.ABANDONED:
             report.abandoned += 1
         elif outcome is Outcome.ERROR:
@@ -158,7 +176,7 @@ def dispatch_outbox(limit: int = 500) -> DispatchReport:
         else:
             report.broker_down = True
             break  # still down: leave the rest for the next round
-    report.published = transitions.mark_published(published) if published else 0
+    report.published = transitions.mark_published(published)
     if report.published or report.abandoned or report.errors:
         log.info("outbox: %s", report)
     return report

@@ -157,7 +157,7 @@ def _execute(spec: AtomSpec, claimed: Claimed, store: ObjectStore) -> dict[str, 
     except Exception as exc:
         message = printable(f"{type(exc).__name__}: {exc}")
         if spec.retry.is_transient(exc) and execution.attempt < claimed.max_attempts:
-            delay = spec.retry.delay(execution.attempt)
+            delay = transitions.retry_delay(spec.retry, execution.attempt)
             code = exc.code if isinstance(exc, AtomError) else ErrorCode.TRANSIENT_ERROR
             _record(execution, spec, lambda: transitions.schedule_retry(execution, code, message, delay))
             log.warning("transient failure, attempt %d of %d; next in %.1fs: %s",

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Now
 
 from atomfleet_orchestrator.runs.lifecycle import TERMINAL, WAITING, RunStatus
 from atomfleet_orchestrator.tenancy.models import Tenant
@@ -68,7 +69,9 @@ class AtomRun(models.Model):
     # Refreshed by the executing worker's main process (database clock).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The database clock, like every other lifecycle timestamp: the outbox compares it with now()
+    # (the API host's clock may be off). The INSERT returns it for the 202 response.
+    created_at = models.DateTimeField(db_default=Now())
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -24,7 +24,7 @@ from atomfleet.metrics import RedisQueueStats
 from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.observability import record_reconciler_action
 from atomfleet_orchestrator.runs import transitions
-from atomfleet_orchestrator.runs.dispatch import dispatch_outbox
+from atomfleet_orchestrator.runs.dispatch import dispatch_outbox, oldest_per_queue
 from atomfleet_orchestrator.runs.lifecycle import WAITING, Deadlines, RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
 
@@ -52,12 +52,12 @@ class ReconcileReport:
 
 def _recover_stale(deadlines: Deadlines, report: ReconcileReport) -> None:
     stale = AtomRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=transitions.ago(deadlines.stale_after))
-    for run_id, atom, spec_hash, attempts in stale.values_list("id", "atom", "spec_hash", "attempts")[:_BATCH]:
+    for run_id, atom, spec_hash in stale.values_list("id", "atom", "spec_hash")[:_BATCH]:
         spec = registry.of_run(atom, spec_hash)
         outcome = transitions.lose(
             str(run_id),
             idempotent=spec is not None and spec.idempotent,
-            retry_delay=spec.backoff.delay(attempts) if spec is not None else 0.0,
+            backoff=spec.backoff if spec is not None else None,
             stale_after=deadlines.stale_after,
             reason=f"no heartbeat for {deadlines.stale_after:g}s: its worker was lost",
         )
@@ -81,11 +81,13 @@ def _queue_heads(queues: list[str]) -> dict[str, float | None] | None:
 
 
 def _expire_lost_messages(deadlines: Deadlines, report: ReconcileReport) -> None:
-    overdue = list(
-        AtomRun.objects.filter(
-            status__in=sorted(WAITING), dispatched_at__lt=transitions.ago(deadlines.dispatch_timeout)
-        ).values_list("id", "queue", "dispatched_at")[:_BATCH]
+    # Per queue, oldest publish first: a backlog on one queue (rows rightly left alone) never
+    # crowds out another queue's lost messages, and within a queue the oldest rows are the ones
+    # the queue head can prove lost (if the oldest may still wait, so may every later one).
+    published = AtomRun.objects.filter(
+        status__in=sorted(WAITING), dispatched_at__lt=transitions.ago(deadlines.dispatch_timeout)
     )
+    overdue = oldest_per_queue(published, "dispatched_at", ("id", "queue", "dispatched_at"), _BATCH)
     if not overdue:
         return
     heads = _queue_heads(sorted({queue for _, queue, _ in overdue}))

@@ -73,7 +73,7 @@ class AtomRequest(Request):
             transitions.lose(
                 run_id,
                 idempotent=spec is not None and spec.idempotent,
-                retry_delay=spec.retry.delay(1) if spec is not None else 0.0,
+                backoff=spec.retry if spec is not None else None,
                 identity=holder,
                 reason=f"its pool process died ({why})",
             )

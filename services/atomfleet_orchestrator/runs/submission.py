@@ -36,7 +36,15 @@ def _check_files(tenant: Tenant, file_args: tuple[str, ...], args: dict[str, Any
 def submit_run(
     tenant: Tenant, created_by: str, atom_name: str, args: Any, idempotency_key: str | None
 ) -> tuple[AtomRun, bool]:
-    """Returns the run and whether it was created (False: an idempotent replay)."""
+    """Returns the run and whether it was created (False: an idempotent replay).
+
+    The key is looked up before the atom: a replay answers with the run it names even after a
+    deploy retired the atom (the client retrying a request it already made must not see 404).
+    """
+    if idempotency_key is not None:
+        existing = AtomRun.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, atom_name, args), False
     spec = registry.current(atom_name)
     if spec is None:
         known = [d.name for d in registry.current_all()]
@@ -46,10 +54,6 @@ def submit_run(
         raise InvalidArguments(
             f"arguments do not match the schema of {spec.name}", {"problems": problems}
         )
-    if idempotency_key is not None:
-        existing = AtomRun.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, spec.name, args), False
     _check_files(tenant, spec.file_args, args)
     try:
         with transaction.atomic():

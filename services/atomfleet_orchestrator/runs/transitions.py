@@ -17,9 +17,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
+from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Field, Q, Value, When
 from django.db.models.functions import Now
 
+from atomfleet.catalog import RetryPolicy
 from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import Tenant
@@ -41,7 +42,9 @@ __all__ = [
     "heartbeat",
     "lose",
     "mark_published",
+    "Published",
     "report_progress",
+    "retry_delay",
     "schedule_retry",
     "succeed",
     "unpublish",
@@ -49,6 +52,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _WAITING = sorted(WAITING)
+
+
+def retry_delay(backoff: RetryPolicy | None, attempt: int) -> float:
+    """Seconds between the end of attempt ``attempt`` (1-based) and the next one.
+
+    The one backoff rule of every retry: a transient error (the execution), a pool process lost
+    (the worker's main process) and a stale heartbeat (the reconciler) all wait this long.
+    ``None``: the atom's policy is unknown here, retry at once.
+    """
+    return backoff.delay(attempt) if backoff is not None else 0.0
 
 
 def ago(seconds: float) -> ExpressionWrapper[Any]:
@@ -208,11 +221,18 @@ def report_progress(execution: Execution, fraction: float, message: str) -> None
 # -- outcomes of an execution --------------------------------------------------------------------
 
 
+def _field(name: str) -> Field[Any, Any]:
+    """The model field a CASE expression writes (its SQL type)."""
+    field = AtomRun._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
 def _end(execution: Execution, transition: Transition, guard: Q | None = None, **fields: Any) -> bool:
     """One terminal (or retry) write of an execution; False when it was superseded."""
     assert transition.target is not None
     rows = execution.rows() if guard is None else execution.rows().filter(guard)
-    updated = rows.update(status=transition.target, **fields)
+    updated = rows.update(**{"status": transition.target, **fields})
     if not updated:
         log.warning(
             "run %s attempt %d: %s discarded, the execution was superseded",
@@ -266,10 +286,28 @@ def finish_cancelled(
 def schedule_retry(
     execution: Execution, code: str, message: str, delay: float, guard: Q | None = None
 ) -> bool:
-    """running → retrying; the outbox publishes the next attempt once ``delay`` has passed."""
+    """running → retrying; the outbox publishes the next attempt once ``delay`` has passed.
+
+    A run whose cancellation was requested while this attempt ran ends ``cancelled`` instead, in
+    the same statement: no further attempt of a run the API promised to stop. ``worker`` is then
+    cleared, so a message that still arrives is announced as the revoked task.
+    """
+    def unless_cancelled(name: str, value: Any, if_cancelled: Any) -> tuple[str, Case]:
+        field = _field(name)
+        return name, Case(When(cancel_requested=True, then=if_cancelled), default=value, output_field=field)
+
+    fields = dict([
+        unless_cancelled("status", Value(RunStatus.RETRYING.value), Value(RunStatus.CANCELLED.value)),
+        unless_cancelled("finished_at", Value(None), Now()),
+        unless_cancelled("error_code", Value(code), Value(ErrorCode.CANCELLED.value)),
+        unless_cancelled("error_message", Value(message[:4000]),
+                         Value(f"cancelled on request; its attempt ended with: {message}"[:4000])),
+        unless_cancelled("worker", F("worker"), Value("")),
+        unless_cancelled("next_attempt_at", from_now(delay), Value(None)),
+    ])
     return _end(
-        execution, Transition.SCHEDULE_RETRY, guard, error_code=code, error_message=message[:4000],
-        next_attempt_at=from_now(delay), dispatched_at=None, heartbeat_at=None,
+        execution, Transition.SCHEDULE_RETRY, guard, **fields,
+        dispatched_at=None, heartbeat_at=None,
     )
 
 
@@ -277,7 +315,7 @@ def lose(
     run_id: str,
     *,
     idempotent: bool,
-    retry_delay: float,
+    backoff: RetryPolicy | None,
     identity: str | None = None,
     stale_after: float | None = None,
     reason: str,
@@ -286,8 +324,8 @@ def lose(
 
     Named by its ``identity`` (the worker's main process saw it die) or found stale by the
     reconciler. Decides from the row: cancelled if a cancellation was requested, retried if the
-    atom is idempotent and attempts are left, else failed. Returns the new status, or None when
-    the run had already moved on.
+    atom is idempotent and attempts are left (after ``retry_delay`` of the attempt that was lost),
+    else failed. Returns the new status, or None when the run had already moved on.
     """
     # The write repeats the condition: a heartbeat landing after the read keeps the run alive.
     guard = Q(heartbeat_at__lt=ago(stale_after)) if stale_after is not None else Q()
@@ -302,8 +340,11 @@ def lose(
         done = finish_cancelled(run_id, f"cancelled; its execution was lost ({reason})", execution, guard)
         return RunStatus.CANCELLED if done else None
     if idempotent and run.attempts < run.max_attempts:
-        done = schedule_retry(execution, ErrorCode.WORKER_LOST, reason, retry_delay, guard)
-        return RunStatus.RETRYING if done else None
+        delay = retry_delay(backoff, run.attempts)
+        if not schedule_retry(execution, ErrorCode.WORKER_LOST, reason, delay, guard):
+            return None
+        # A cancellation that landed after the read above ended it cancelled instead.
+        return RunStatus(AtomRun.objects.filter(id=run_id).values_list("status", flat=True).get())
     if idempotent:
         code, message = ErrorCode.ATTEMPTS_EXHAUSTED, f"{reason}; all {run.max_attempts} attempt(s) used"
     else:
@@ -314,9 +355,30 @@ def lose(
 # -- waiting runs ----------------------------------------------------------------------------------
 
 
-def mark_published(run_ids: Iterable[str]) -> int:
-    """The outbox published these runs: stamp the publish (one statement for the batch)."""
-    return AtomRun.objects.filter(id__in=list(run_ids), status__in=_WAITING, dispatched_at__isnull=True).update(
+@dataclass(frozen=True)
+class Published:
+    """A run the outbox published, in the state it read it in."""
+
+    run_id: str
+    status: str
+    attempts: int
+
+
+def mark_published(published: Iterable[Published]) -> int:
+    """The outbox published these runs: stamp the publish (one statement for the batch).
+
+    Each stamp is guarded by the state the row was read and published in: a run a worker claimed
+    meanwhile (and perhaps already sent back to ``retrying``, due later) has another status or
+    attempt count, and stays in the outbox for its next due time instead of waiting out the
+    dispatch deadline as if its new attempt had been published.
+    """
+    rows = list(published)
+    if not rows:
+        return 0
+    read_as = Q()
+    for row in rows:
+        read_as |= Q(id=row.run_id, status=row.status, attempts=row.attempts)
+    return AtomRun.objects.filter(read_as, status__in=_WAITING, dispatched_at__isnull=True).update(
         dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1
     )
 
@@ -349,6 +411,25 @@ def abandon(run_id: str, code: ErrorCode, message: str) -> bool:
 
 
 def cancel(run_id: str) -> None:
-    """API cancellation: a waiting run ends at once; a running one is flagged for its execution."""
-    finish_cancelled(run_id, "cancelled before it started")
-    AtomRun.objects.filter(id=run_id, status=RunStatus.RUNNING).update(cancel_requested=True)
+    """API cancellation: a waiting run ends at once; a running one is flagged for its execution.
+
+    One statement, so it cannot fall between two states: the row lock orders it against the
+    execution's own writes. A run that moves running → retrying while it waits for that lock is
+    re-read by PostgreSQL and ends cancelled; a retry write that comes after it sees the flag and
+    ends the run cancelled itself (``schedule_retry``).
+    """
+    def if_waiting(name: str, value: Any) -> tuple[str, Case]:
+        field = _field(name)
+        return name, Case(When(status__in=_WAITING, then=value), default=F(name), output_field=field)
+
+    AtomRun.objects.filter(id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
+        cancel_requested=True,
+        **dict([
+            if_waiting("status", Value(RunStatus.CANCELLED.value)),
+            if_waiting("finished_at", Now()),
+            if_waiting("error_code", Value(ErrorCode.CANCELLED.value)),
+            if_waiting("error_message", Value("cancelled before it started")),
+            # No execution holds a waiting run: the message that arrives is announced revoked.
+            if_waiting("worker", Value("")),
+        ]),
+    )
