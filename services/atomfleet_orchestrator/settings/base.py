@@ -29,6 +29,7 @@ MIDDLEWARE = [
     # Kubelet probes (Host: <pod IP>:<port>) are answered before host validation.
     "atomfleet_orchestrator.http.probes.ProbeMiddleware",
     "atomfleet_orchestrator.http.middleware.BodySizeLimitMiddleware",
+    "atomfleet_orchestrator.http.middleware.PathTextMiddleware",
     "atomfleet_orchestrator.http.errors.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
