@@ -1,15 +1,20 @@
 """Broker faults: Redis killed and restarted from its append-only file under load, Redis down
-while clients submit, a broker blip under long runs, a retry whose message is lost."""
+while clients submit, a broker blip under long runs, a retry whose message is lost, a broker that
+accepts connections and never answers."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.deployment import DRILL_ENV, Deployment, overlapping, wait_until
+from tests.support.live_api import ApiServer
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.fault
 STALE = float(DRILL_ENV["ATOMFLEET_STALE_AFTER_SECONDS"])
@@ -86,3 +91,50 @@ def test_a_retry_whose_message_is_lost_still_runs(deployment: Deployment, client
     # Then the attempts continue from the row: the budget is kept, the run succeeds on attempt 3
     row = deployment.wait_terminal([run_id], timeout=60)[run_id]
     assert (row["status"], row["attempts"]) == ("succeeded", 3), row
+
+
+@pytest.fixture
+def api_on_a_hung_broker(deployment: Deployment, tmp_path: Path) -> Iterator[tuple[ApiServer, TcpProxy]]:
+    """A second API pod of the deployment whose path to Redis goes through a proxy: the drill
+    turns the proxy into a broker that accepts connections and never answers."""
+    proxy = TcpProxy("127.0.0.1", deployment.redis.port)
+    proxy.up()
+    env = {k: v for k, v in deployment.env().items() if k.startswith(("ATOMFLEET_", "DATABASE_URL"))}
+    env["ATOMFLEET_BROKER_URL"] = f"redis://127.0.0.1:{proxy.port}/0"
+    api = ApiServer(tmp_path, **env)
+    api.start()
+    try:
+        yield api, proxy
+    finally:
+        api.stop()
+        proxy.down()
+
+
+def test_a_broker_that_never_answers_costs_a_submit_seconds_and_loses_nothing(
+    deployment: Deployment, client: httpx.Client, api_on_a_hung_broker: tuple[ApiServer, TcpProxy]
+) -> None:
+    api, proxy = api_on_a_hung_broker
+    # Given a broker that accepts TCP connections and never answers (a stuck Redis, a black hole)
+    proxy.hang()
+    headers = {"Authorization": f"Bearer {deployment.token}"}
+    with httpx.Client(base_url=api.url, headers=headers, timeout=20) as hung:
+        # When a client submits one run, then a batch of 5
+        started = time.monotonic()
+        single = hung.post("/api/v1/atoms/text.stats/runs", json={"args": {"text": "hung broker single"}})
+        single_seconds = time.monotonic() - started
+        started = time.monotonic()
+        batch = hung.post("/api/v1/atoms/text.stats/runs/batch",
+                          json={"items": [{"args": {"text": f"hung broker batch {i}"}} for i in range(5)]})
+        batch_seconds = time.monotonic() - started
+        ready = hung.get("/readyz")
+    # Then both are accepted within 3 s (before: 30 s and 150 s, past gunicorn's timeout)
+    assert (single.status_code, batch.status_code) == (202, 202), (single.text, batch.text)
+    assert single_seconds < 3 and batch_seconds < 3, (single_seconds, batch_seconds)
+    # And readiness says the broker failed, and why, as quickly
+    assert ready.status_code == 503 and "Timeout" in ready.json()["checks"]["broker"], ready.text
+    # And the runs are handed to the outbox, which beat publishes on the real broker: each runs once
+    runs = [single.json()["id"], *(entry["run"]["id"] for entry in batch.json()["results"])]
+    rows = deployment.wait_terminal(runs, timeout=60)
+    assert all((r["status"], r["attempts"]) == ("succeeded", 1) for r in rows.values()), rows
+    listed = client.get("/api/v1/runs", params={"atom": "text.stats", "limit": 500}).json()["results"]
+    assert sum(1 for r in listed if r["args"]["text"].startswith("hung broker ")) == 6  # no duplicates

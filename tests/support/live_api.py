@@ -78,7 +78,8 @@ class ApiServer:
         } | env
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60) -> None:
+    def start(self, timeout: float = 60, ready_path: str = "/readyz") -> None:
+        """Start and wait until ``ready_path`` answers 200 (``/healthz``: a server not ready)."""
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"],
@@ -89,7 +90,7 @@ class ApiServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the API exited:\n{self.tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}{ready_path}", timeout=2).status_code == 200:
                     return
             time.sleep(0.2)
         raise TimeoutError(f"the API did not get ready in {timeout:g}s:\n{self.tail()}")

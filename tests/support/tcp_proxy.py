@@ -1,4 +1,9 @@
-"""A TCP proxy that can be taken down and brought back: a broker outage on loopback."""
+"""A TCP proxy that can be taken down and brought back: a broker outage on loopback.
+
+``hang()`` turns it into a broker that accepts connections and never answers (a stuck server,
+a black-holing network path): what socket and connect timeouts exist for. ``forward()`` undoes it
+for new connections.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,15 @@ class TcpProxy:
         self._server: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._hanging = False
+
+    def hang(self) -> None:
+        """New connections are accepted and then never read from nor answered."""
+        self._hanging = True
+
+    def forward(self) -> None:
+        """New connections reach the target again (hung ones stay hung until ``down()``)."""
+        self._hanging = False
 
     def up(self) -> None:
         server = socket.socket()
@@ -43,6 +57,10 @@ class TcpProxy:
                 client, _ = server.accept()
             except OSError:
                 return
+            if self._hanging:
+                with self._lock:
+                    self._conns.append(client)  # open, silent: closed by down()
+                continue
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
 
-from atomfleet.client import Client, ClientError, WaitTimeout
+from atomfleet.client import Client, ClientError, TransportError, WaitTimeout
 
 __all__ = ["main"]
 
@@ -61,6 +64,31 @@ def run_selftest(client: Client, args: argparse.Namespace) -> str:
     return run.id
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def unreachable_reason(url: str, exc: TransportError) -> str:
+    """Why the API at ``url`` gave no HTTP answer, in the words an operator acts on."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return (f"cannot resolve host {host!r}: {cause.strerror} (is --url the API Service's name, "
+                    "in this namespace?)")
+        if isinstance(cause, ConnectionRefusedError):
+            return f"cannot connect to {host}:{port}: connection refused (is the API running, on this port?)"
+        if isinstance(cause, TimeoutError | socket.timeout):
+            return f"no answer from {host}:{port} in time: {exc.message}"
+    return f"cannot reach the API at {url}: {exc.message}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     token = os.environ.get(args.token_env, "")
@@ -70,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with Client(args.url, token) as client:
             run_selftest(client, args)
+    except TransportError as exc:  # no HTTP answer at all: not a refusal
+        print(f"selftest: queue {args.queue}: {unreachable_reason(args.url, exc)}", file=sys.stderr)
+        return 1
     except ClientError as exc:
         print(f"selftest: queue {args.queue}: the API refused: {exc}", file=sys.stderr)
         return 1

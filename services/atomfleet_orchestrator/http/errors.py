@@ -113,6 +113,24 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
 
 
 def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400 (a ``SuspiciousOperation``): say which, a refused Host above all.
+
+    Behind ``kubectl port-forward`` or a new Ingress name, every request is refused for its Host:
+    the answer names the Host and the setting that admits it.
+    """
+    from django.core.exceptions import DisallowedHost
+
+    if isinstance(exception, DisallowedHost):
+        host = request.META.get("HTTP_X_FORWARDED_HOST") or request.META.get("HTTP_HOST") or request.META.get(
+            "SERVER_NAME", ""
+        )
+        host = host[:200]
+        return json_error(
+            400, "host_not_allowed",
+            f"the Host header {host!r} is not one this API serves: add it to ATOMFLEET_ALLOWED_HOSTS "
+            "(the Helm chart's value config.allowedHosts), or send a Host it lists",
+            {"host": host, "setting": "ATOMFLEET_ALLOWED_HOSTS"},
+        )
     return json_error(400, "bad_request", "bad request")
 
 

@@ -1,10 +1,66 @@
-"""``/healthz``: the process answers. ``/readyz``: the database and the broker answer."""
+"""``/healthz``: the process answers. ``/readyz``: the database and the broker answer.
+
+A failed check names what failed and why (the exception's own words, the server and the setting
+to look at), so that a pod stuck not-ready can be diagnosed from its probe's answer alone.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+__all__ = ["describe_failure", "healthz", "readyz"]
+
+#: Seconds the broker check may take: a probe's timeout is a few seconds.
+BROKER_CHECK_TIMEOUT = 2.0
+_MAX_REASON = 300
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``<ExceptionClass>: <first line of its message>``, short enough for a probe's answer."""
+    lines = str(exc).strip().splitlines()
+    reason = lines[0] if lines else "(no message)"
+    if len(reason) > _MAX_REASON:
+        reason = reason[:_MAX_REASON] + "..."
+    return f"{type(exc).__name__}: {reason}"
+
+
+def _public(url: str) -> str:
+    """The URL without its password (the probe's answer is not a secret)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return parts._replace(netloc=user + netloc).geturl()
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure means not ready; say which
+        db = settings.DATABASES["default"]
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db.get('NAME')}"
+        return f"error: database {where} (DATABASE_URL): {describe_failure(exc)}"
+    return "ok"
+
+
+def _broker() -> str:
+    from atomfleet_orchestrator.runs.dispatch import api_broker_connection
+
+    try:  # the API's bounded connection: a broker that never answers fails the check in time
+        with api_broker_connection() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT)
+            conn.default_channel.client.ping()
+    except Exception as exc:
+        url = _public(settings.CELERY_BROKER_URL)
+        return f"error: broker {url} (ATOMFLEET_BROKER_URL or REDIS_URL): {describe_failure(exc)}"
+    return "ok"
 
 
 @require_GET
@@ -14,21 +70,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    from atomfleet_orchestrator.celery import app
-
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means not ready; say which
-        checks["database"] = f"error: {type(exc).__name__}"
-    try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            conn.default_channel.client.ping()
-        checks["broker"] = "ok"
-    except Exception as exc:
-        checks["broker"] = f"error: {type(exc).__name__}"
+    checks = {"database": _database(), "broker": _broker()}
     ready = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from atomfleet_orchestrator.runs import transitions
-from atomfleet_orchestrator.runs.dispatch import Target, publish
+from atomfleet_orchestrator.runs.dispatch import Target, publish_from_api
 from atomfleet_orchestrator.runs.errors import RunAlreadyFinished
 from atomfleet_orchestrator.runs.lifecycle import RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
@@ -26,7 +26,7 @@ def cancel_run(run: AtomRun) -> AtomRun:
         # Between attempts no message is in flight: send one, so that a worker ends the Celery
         # task as revoked (Flower and the task counters then agree with the run).
         try:
-            publish(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
+            publish_from_api(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
         except Exception as exc:  # the run is cancelled either way
             log.warning("run %s cancelled; its task could not be marked revoked: %s", run.id, exc)
     return run

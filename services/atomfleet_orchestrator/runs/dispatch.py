@@ -1,7 +1,11 @@
 """Publishing runs to Celery: on commit from the API, and from the outbox in beat.
 
-A run is committed first and published on commit, with one quick try: if the broker does not
+A run is committed first and published on commit, within a bounded budget: if the broker does not
 answer, the API still answers 202 and the run waits in the **outbox** (``dispatched_at`` unset).
+The API publishes through a broker connection of its own whose every wait (connect, each socket
+read and write) is bounded by ``ATOMFLEET_API_PUBLISH_TIMEOUT``, which is also the budget of all
+the publishes of one commit (a batch): the worker's consuming connection keeps its long socket
+timeout, a request never waits on a broker that accepts connections and never answers.
 Beat's dispatcher publishes every due run of the outbox — accepted runs the API could not publish,
 retries whose ``next_attempt_at`` has come, runs the reconciler sent back after their message was
 lost — each row on its own, so one bad row never blocks the others. Publishing twice is harmless:
@@ -13,14 +17,16 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
+from kombu import Connection, Producer
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
 
@@ -34,19 +40,19 @@ from atomfleet_orchestrator.runs.models import AtomRun
 __all__ = [
     "PUBLISHED_AT_HEADER",
     "DispatchReport",
+    "api_broker_connection",
     "dispatch_after_commit",
     "dispatch_outbox",
     "oldest_per_queue",
     "outbox_stats",
     "publish",
+    "publish_from_api",
 ]
 
 log = logging.getLogger(__name__)
 # Publish time stamped on every message: queue wait and oldest-message age are measured from it.
 PUBLISHED_AT_HEADER = "atomfleet_published_at"
 BROKER_ERRORS = (OperationalError, KombuError, RedisError, OSError)
-# On the request path: one quick try; the outbox retries without keeping a client waiting.
-_ON_COMMIT_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
 @dataclass(frozen=True)
@@ -57,8 +63,11 @@ class Target:
     task_id: str
 
 
-def publish(target: Target, *, retry_policy: dict[str, float] | None = None) -> None:
-    """Send the run's task message (its one task id) to its queue; raises broker errors."""
+def publish(target: Target, *, producer: Producer | None = None) -> None:
+    """Send the run's task message (its one task id) to its queue; raises broker errors.
+
+    Without ``producer``: the app's pooled connection and its retry policy (beat, workers).
+    """
     from atomfleet_orchestrator.celery import app
 
     app.send_task(
@@ -67,28 +76,129 @@ def publish(target: Target, *, retry_policy: dict[str, float] | None = None) -> 
         task_id=target.task_id,
         queue=target.queue,
         headers={PUBLISHED_AT_HEADER: time.time()},
-        retry_policy=retry_policy,
+        producer=producer,
+        # A given producer is the API's bounded connection: one try, the outbox does the rest.
+        retry=producer is None,
     )
+
+
+def api_broker_connection() -> Connection:
+    """A broker connection whose every wait is bounded by ``ATOMFLEET_API_PUBLISH_TIMEOUT``.
+
+    The app's own connections keep the long socket timeout of a consumer waiting for messages
+    (``CELERY_BROKER_TRANSPORT_OPTIONS``); with it, a broker that accepts TCP and never answers
+    held each API publish for 30 s.
+    """
+    from atomfleet_orchestrator.celery import app
+
+    seconds = settings.ATOMFLEET_API_PUBLISH_TIMEOUT
+    return app.connection_for_write(
+        connect_timeout=seconds,
+        transport_options={"socket_timeout": seconds, "socket_connect_timeout": seconds},
+    )
+
+
+class _ApiPublisher(threading.local):
+    """One bounded connection per API thread (kombu connections are not thread-safe), kept
+    between requests; dropped after any error so the next publish starts on a fresh one."""
+
+    connection: Connection | None = None
+    producer: Producer | None = None
+    url: str = ""
+
+    def publish(self, target: Target) -> None:
+        from atomfleet_orchestrator.celery import app
+
+        if self.producer is not None and self.url != app.conf.broker_url:
+            self.drop()  # the app was pointed at another broker (tests do)
+        if self.producer is None:
+            self.url = app.conf.broker_url
+            self.connection = api_broker_connection()
+            self.producer = self.connection.Producer()
+        try:
+            publish(target, producer=self.producer)
+        except BaseException:
+            self.drop()
+            raise
+
+    def drop(self) -> None:
+        connection, self.connection, self.producer = self.connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception as exc:  # a broken connection may fail to close; it is gone anyway
+                log.debug("closing the API's broker connection: %s", exc)
+
+
+_api_publisher = _ApiPublisher()
+
+
+def publish_from_api(target: Target) -> None:
+    """Publish now, on this thread's bounded connection (one try); raises broker errors."""
+    _api_publisher.publish(target)
+
+
+@dataclass
+class _Budget:
+    """The time the publishes of one commit may take, started by the first of them."""
+
+    seconds: float
+    deadline: float | None = None
+    failure: str | None = None  # the broker failed once: the commit's other runs are not tried
+    handed_over: list[str] = field(default_factory=list)
+
+    def open(self) -> bool:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.seconds
+        return self.failure is None and now < self.deadline
+
+
+class _PublishOnCommit:
+    """One run's publish, run by Django after the commit; shares its commit's budget."""
+
+    def __init__(self, target: Target, budget: _Budget) -> None:
+        self.target, self.budget = target, budget
+
+    def __call__(self) -> None:
+        budget = self.budget
+        if budget.open():
+            try:
+                publish_from_api(self.target)
+                return
+            except Exception as exc:  # never let an accepted run turn into an error response
+                budget.failure = f"{type(exc).__name__}: {exc}"
+                log.warning("broker did not take run %s within %.1fs (%s); it and the rest of its "
+                            "request go to the outbox", self.target.run_id, budget.seconds, budget.failure)
+        elif not budget.handed_over:
+            log.warning("publish budget of %.1fs spent (%s): run %s and the rest of its request go to "
+                        "the outbox", budget.seconds, budget.failure or "the broker is slow", self.target.run_id)
+        budget.handed_over.append(self.target.run_id)
+        try:
+            transitions.unpublish(self.target.run_id)
+        except Exception as db_exc:  # the dispatch deadline recovers it
+            log.warning("run %s left to the dispatch deadline: %s", self.target.run_id, db_exc)
+
+
+def _commit_budget() -> _Budget:
+    """The budget of the transaction being built: every run of a batch shares one."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        for _sids, func, _robust in reversed(connection.run_on_commit):
+            if isinstance(func, _PublishOnCommit):
+                return func.budget
+    return _Budget(settings.ATOMFLEET_API_PUBLISH_TIMEOUT)
 
 
 def dispatch_after_commit(target: Target) -> None:
     """Publish once the transaction commits; a failure hands the run back to the outbox.
 
-    The run was inserted already stamped as published (one statement fewer per submit). If this
-    process dies between the commit and the publish, the dispatch deadline publishes it instead.
+    The run was inserted already stamped as published (one statement fewer per submit). All the
+    runs of one commit share one budget of ``ATOMFLEET_API_PUBLISH_TIMEOUT`` seconds: once the
+    broker fails or the budget is spent, the remaining runs go to the outbox without being tried.
+    If this process dies between the commit and the publish, the dispatch deadline publishes it.
     """
-
-    def send() -> None:
-        try:
-            publish(target, retry_policy=_ON_COMMIT_RETRY)
-        except Exception as exc:  # never let an accepted run turn into an error response
-            log.warning("run %s goes to the outbox (%s: %s)", target.run_id, type(exc).__name__, exc)
-            try:
-                transitions.unpublish(target.run_id)
-            except Exception as db_exc:  # the dispatch deadline recovers it
-                log.warning("run %s left to the dispatch deadline: %s", target.run_id, db_exc)
-
-    transaction.on_commit(send)
+    transaction.on_commit(_PublishOnCommit(target, _commit_budget()))
 
 
 class Outcome(enum.Enum):

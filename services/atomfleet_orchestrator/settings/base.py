@@ -29,6 +29,7 @@ MIDDLEWARE = [
     # Kubelet probes (Host: <pod IP>:<port>) are answered before host validation.
     "atomfleet_orchestrator.http.probes.ProbeMiddleware",
     "atomfleet_orchestrator.http.middleware.BodySizeLimitMiddleware",
+    "atomfleet_orchestrator.http.middleware.PathTextMiddleware",
     "atomfleet_orchestrator.http.errors.ServiceUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +57,22 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "timeout": 30,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    # PostgreSQL that stops answering (paused, partitioned, failing over) must cost a request a few
+    # seconds and a 503, not gunicorn's 120 s timeout: libpq's connect_timeout bounds a new
+    # connection (a paused postmaster accepts TCP and never answers: without it, forever);
+    # keepalives and tcp_user_timeout drop a connection whose peer vanished; statement_timeout
+    # stops a query the server runs too long. A server that is itself frozen keeps ACKing TCP from
+    # its kernel, so none of these bound a query already sent to a frozen backend (docs/operations.md).
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", env_int("ATOMFLEET_DB_CONNECT_TIMEOUT", 3, minimum=2))
+    _options.setdefault("keepalives", 1)
+    _options.setdefault("keepalives_idle", 10)
+    _options.setdefault("keepalives_interval", 5)
+    _options.setdefault("keepalives_count", 3)
+    _options.setdefault("tcp_user_timeout", 1000 * env_int("ATOMFLEET_DB_TCP_USER_TIMEOUT", 15, minimum=0))
+    _statement_ms = 1000 * env_int("ATOMFLEET_DB_STATEMENT_TIMEOUT", 60, minimum=0)
+    _options["options"] = f"{_options.get('options', '')} -c statement_timeout={_statement_ms}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True

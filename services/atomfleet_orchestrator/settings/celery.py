@@ -8,16 +8,38 @@ result backend — the run's row is the record of its outcome.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
 from atomfleet.queues import celery_queues
-from atomfleet_orchestrator.envconfig import env_bool, env_int, env_str
+from atomfleet_orchestrator.envconfig import env_bool, env_float, env_int, env_str
 from atomfleet_orchestrator.settings.fleet import (
     ATOMFLEET_DISPATCH_INTERVAL,
     ATOMFLEET_QUEUES,
     ATOMFLEET_RECONCILE_INTERVAL,
 )
 
-_redis = env_str("REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-CELERY_BROKER_URL = env_str("ATOMFLEET_BROKER_URL", "") or f"{_redis}/0"
+
+def broker_url_from_redis_url(redis_url: str) -> str:
+    """The broker's URL from ``REDIS_URL``: database 0 unless the URL names one (``.../3``).
+
+    Both forms the docs show work: ``redis://redis:6379`` and ``redis://redis:6379/0``; a query
+    (``?ssl_cert_reqs=required``) stays after the path. Any other path is refused at start-up.
+    """
+    parts = urlsplit(redis_url.strip())
+    database = parts.path.strip("/") or "0"
+    if not database.isdigit():
+        raise ImproperlyConfigured(
+            f"REDIS_URL must be redis[s]://[:password@]host:port[/database number], got path "
+            f"{parts.path!r}: remove it, or set ATOMFLEET_BROKER_URL to the broker's full URL"
+        )
+    return parts._replace(path=f"/{database}").geturl()
+
+
+CELERY_BROKER_URL = env_str("ATOMFLEET_BROKER_URL", "") or broker_url_from_redis_url(
+    env_str("REDIS_URL", "redis://127.0.0.1:6379")
+)
 ATOMFLEET_VISIBILITY_TIMEOUT = env_int("ATOMFLEET_VISIBILITY_TIMEOUT", 43200, minimum=60)
 
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -28,8 +50,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "health_check_interval": 25,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing from an API request must fail fast when Redis does not answer (the outbox retries).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# The API publishes on commit through a connection of its own (runs/dispatch.py) whose connect and
+# socket timeouts are this, and all the publishes of one request (a batch) share this budget: a
+# broker that accepts connections and never answers costs a request at most about twice this,
+# and the runs it could not publish wait in the outbox. (The 30 s socket timeout above is the
+# workers' and beat's: a consumer's connection waits for messages.)
+ATOMFLEET_API_PUBLISH_TIMEOUT = env_float("ATOMFLEET_API_PUBLISH_TIMEOUT", 1.0, minimum=0.05)
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
