@@ -32,4 +32,6 @@ install_worker_metrics(app)
 install_worker_probes(app)
 # Run leases: the main process heartbeats live executions and fences lost ones (prefork only).
 app.steps["worker"].add("atomfleet_orchestrator.runs.leases:RunLeases")
+# Soft shutdown mode: SIGTERM drains from the event loop and exits as soon as no task is left.
+app.steps["worker"].add("atomfleet_orchestrator.soft_shutdown:SoftShutdown")
 install_worker_checks(app)  # e.g. the pod's grace period against the atoms' soft time limits
