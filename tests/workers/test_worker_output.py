@@ -61,3 +61,36 @@ def test_every_line_a_json_worker_writes_is_json(tmp_path: Path, broker_redis: r
         messages.append(entry["message"])
     # The banner's facts are still there, as one record.
     assert any("io_bound" in m and "atomfleet.atom.data.validate_csv" in m for m in messages), messages[:5]
+
+
+def test_every_line_a_json_beat_writes_is_json(tmp_path: Path, broker_redis: redis.Redis) -> None:
+    env = {
+        **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "ATOMFLEET_LOG_FORMAT": "json",
+        "ATOMFLEET_METRICS_PORT": "0", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    log = tmp_path / "beat.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "atomfleet_orchestrator", "beat", "--loglevel=INFO",
+             f"--schedule={tmp_path / 'schedule'}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "beat: Starting..." not in log.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    messages = []
+    for line in (line for line in log.read_text().splitlines() if line.strip()):
+        try:
+            messages.append(json.loads(line)["message"])
+        except ValueError:
+            pytest.fail(f"not a JSON line: {line!r}")
+    assert any("celery beat v" in m and "is starting" in m for m in messages), messages[:5]

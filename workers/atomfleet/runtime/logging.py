@@ -93,8 +93,9 @@ def install_json_worker_output(app: Any) -> None:
 
     Python warnings go through logging. Celery prints its start-up banner and, from its signal handlers, its shutdown messages
     ("worker: Warm shutdown (MainProcess)") straight to the process's stdout, outside logging. The
-    banner becomes one log record (the worker is made quiet in ``celeryd_after_setup``, sent just
-    before it would print it); the shutdown messages are written as JSON lines by the same means.
+    worker's banner becomes one log record (the worker is made quiet in ``celeryd_after_setup``,
+    sent just before it would print it), beat's too (a quiet ``Beat`` class); the shutdown messages
+    are written as JSON lines.
     """
     if os.environ.get("ATOMFLEET_LOG_FORMAT", "console") != "json":
         return
@@ -112,3 +113,20 @@ def install_json_worker_output(app: Any) -> None:
         logging.getLogger("celery.apps.worker").info("%s", text.strip())
 
     signals.celeryd_after_setup.connect(banner_as_record, weak=False, dispatch_uid="atomfleet.json_banner")
+
+    # Beat prints its banner with no signal before it: a quiet Beat that logs its facts instead.
+    base = app.Beat
+
+    class JsonBeat(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "quiet": True})
+
+        def run(self) -> None:
+            from celery import VERSION_BANNER
+
+            logging.getLogger("celery.apps.beat").info(
+                "celery beat v%s is starting: broker %s, scheduler %s", VERSION_BANNER,
+                self.app.connection_for_write().as_uri(), self.scheduler_cls)
+            super().run()
+
+    app.__dict__["Beat"] = JsonBeat  # Celery.Beat is a cached property: this instance's class
