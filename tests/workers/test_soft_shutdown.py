@@ -48,9 +48,10 @@ def _chart_worker() -> tuple[list[str], dict[str, str]]:
 
 
 class _Worker:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **overrides: str) -> None:
         argv, chart_env = _chart_worker()
         assert chart_env["REMAP_SIGTERM"] == "SIGQUIT" and chart_env["ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT"] == "3600"
+        chart_env |= overrides
         self.probes = tmp_path / "probes"
         self.log = tmp_path / "worker.log"
         env = {
@@ -99,6 +100,18 @@ def worker(tmp_path: Path, broker_redis: redis.Redis) -> Any:
         w.kill()
 
 
+def _start_run(tenant: Tenant, seconds: float, worker: _Worker) -> AtomRun:
+    run = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep_ml", queue=QUEUE,
+                                 args={"seconds": seconds, "steps": 8})
+    app.send_task(task_name_for(run.atom), args=[str(run.id)], task_id=run.celery_task_id, queue=QUEUE,
+                  headers={PUBLISHED_AT_HEADER: time.time()})
+    deadline = time.monotonic() + 30
+    while AtomRun.objects.get(id=run.id).status != "running":
+        assert time.monotonic() < deadline, worker.text()[-3000:]
+        time.sleep(0.1)
+    return run
+
+
 def test_an_idle_soft_mode_worker_exits_at_once_on_sigterm(worker: _Worker) -> None:
     sent = worker.sigterm()
     exited = worker.wait_exit(timeout=30)
@@ -110,14 +123,7 @@ def test_an_idle_soft_mode_worker_exits_at_once_on_sigterm(worker: _Worker) -> N
 def test_a_busy_soft_mode_worker_exits_right_after_its_run_succeeds(
     worker: _Worker, registered_atoms: None, tenant: Tenant
 ) -> None:
-    run = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep_ml", queue=QUEUE,
-                                 args={"seconds": 4, "steps": 8})
-    app.send_task(task_name_for(run.atom), args=[str(run.id)], task_id=run.celery_task_id, queue=QUEUE,
-                  headers={PUBLISHED_AT_HEADER: time.time()})
-    deadline = time.monotonic() + 30
-    while AtomRun.objects.get(id=run.id).status != "running":
-        assert time.monotonic() < deadline, worker.text()[-3000:]
-        time.sleep(0.1)
+    run = _start_run(tenant, 4, worker)
     sent = worker.sigterm()
     # While the run finishes, the event loop keeps running: the pod is alive and not ready.
     time.sleep(1.5)
@@ -137,3 +143,23 @@ def test_a_busy_soft_mode_worker_exits_right_after_its_run_succeeds(
     lag = exited_at - done.finished_at.timestamp()
     assert lag < 5, f"worker exited {lag:.1f}s after its run finished ({time.monotonic() - sent:.1f}s after SIGTERM)"
     assert worker.proc.returncode == 0, worker.text()[-2000:]
+
+
+def test_a_run_longer_than_the_window_is_requeued_when_it_elapses(
+    tmp_path: Path, broker_redis: redis.Redis, registered_atoms: None, tenant: Tenant
+) -> None:
+    worker = _Worker(tmp_path, ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT="3", ATOMFLEET_TERMINATION_GRACE_SECONDS="30")
+    try:
+        worker.wait_ready()
+        run = _start_run(tenant, 60, worker)
+        sent = worker.sigterm()
+        exited = worker.wait_exit(timeout=30)
+        assert worker.proc.poll() is not None, worker.text()[-3000:]
+        assert 3 <= exited - sent < 3 + 5, f"exited {exited - sent:.1f}s after SIGTERM (window 3s)"
+        assert "window elapsed with 1 task(s) running; requeueing them" in worker.text()
+        # The message is back in Redis for another worker; the run is not finished.
+        assert broker_redis.llen(QUEUE) == 1, worker.text()[-3000:]
+        assert AtomRun.objects.get(id=run.id).status not in ("succeeded", "failed")
+    finally:
+        worker.kill()
+        broker_redis.delete(QUEUE)  # the requeued message belongs to this test's (deleted) run
