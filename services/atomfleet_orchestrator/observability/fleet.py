@@ -34,6 +34,7 @@ from atomfleet.metrics import (
     RedisQueueStats,
     WorkerUpCollector,
     declared_queues,
+    metrics_host,
     metrics_port,
     precreate_publisher,
     publisher_hostname,
@@ -160,9 +161,9 @@ def start_fleet_metrics(app: Any) -> None:
             _server = False
             return
         try:
-            _server = start_http_server(port, registry=build_fleet_registry(app))
+            _server = start_http_server(port, metrics_host(), registry=build_fleet_registry(app))
         except OSError as exc:  # the maintenance must run anyway
             log.error("cannot serve fleet metrics on port %d: %s", port, exc)
             _server = False
             return
-        log.info("fleet metrics on :%d/metrics (multiprocess folder %s)", port, path)
+        log.info("fleet metrics on %s:%d/metrics (multiprocess folder %s)", metrics_host(), port, path)
