@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -182,14 +182,18 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
         attempt, max_attempts, args, tenant, workflow_id, started_at, released_at = row
         if isinstance(args, str | bytes):
             args = json.loads(args)
-        wait = None
-        if released_at is not None and started_at is not None:
-            started_at, released_at = (parse_datetime(v) if isinstance(v, str) else v
-                                       for v in (started_at, released_at))  # SQLite: text
-            wait = max(0.0, (started_at - released_at).total_seconds())
+        wait = _seconds_between(released_at, started_at)
         execution = Execution(str(run_id), int(attempt), identity, str(workflow_id) if workflow_id else None)
         return Claimed(execution, int(max_attempts), args, str(tenant), wait)
     return _refusal(run_id, task_id)
+
+
+def _seconds_between(earlier: Any, later: Any) -> float | None:
+    """Seconds between two timestamps a raw query returned (SQLite returns text), or None."""
+    earlier, later = (parse_datetime(v) if isinstance(v, str) else v for v in (earlier, later))
+    if not isinstance(earlier, datetime) or not isinstance(later, datetime):
+        return None
+    return max(0.0, (later - earlier).total_seconds())
 
 
 def _refusal(run_id: str, task_id: str) -> Refused:

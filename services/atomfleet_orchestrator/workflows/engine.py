@@ -16,6 +16,7 @@ when fail_fast stops it, or a cancel (each ends every open step).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -92,7 +93,7 @@ class _Advance:
         cancelled = transitions.cancel_workflow_runs(str(workflow.id), running_too=running_too)
         if cancelled:
             workflow.open_steps -= WorkflowStep.objects.filter(
-                workflow=workflow, run_id__in=cancelled, state=StepState.RELEASED
+                workflow=workflow, run__in=[uuid.UUID(i) for i in cancelled], state=StepState.RELEASED
             ).update(state=state)
         self.stopped = True
 
@@ -122,9 +123,7 @@ class _Advance:
         workflow = self.workflow
         if workflow.cancel_requested:
             self._end_unrun(step, StepState.CANCELLED)
-        elif workflow.on_failure == FailurePolicy.FAIL_FAST and workflow.error_step:
-            self._end_unrun(step, StepState.SKIPPED)
-        elif step.run_if == RunIf.ALL_SUCCEEDED and step.parents_not_succeeded:
+        elif workflow.on_failure == FailurePolicy.FAIL_FAST and workflow.error_step or step.run_if == RunIf.ALL_SUCCEEDED and step.parents_not_succeeded:
             self._end_unrun(step, StepState.SKIPPED)
         else:
             self._release(step)
@@ -267,7 +266,7 @@ def run_ended(workflow: Workflow, run_id: str) -> None:
     step already accounted for changes nothing.
     """
     step = (
-        WorkflowStep.objects.filter(workflow=workflow, run_id=run_id, state=StepState.RELEASED)
+        WorkflowStep.objects.filter(workflow=workflow, run=uuid.UUID(str(run_id)), state=StepState.RELEASED)
         .select_related("run").first()
     )
     if step is None or step.run is None or step.run.status not in TERMINAL:

@@ -15,7 +15,12 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 from atomfleet_orchestrator.tenancy.models import Tenant
-from atomfleet_orchestrator.workflows.lifecycle import FailurePolicy, RunIf, StepState, WorkflowStatus
+from atomfleet_orchestrator.workflows.lifecycle import (
+    FailurePolicy,
+    RunIf,
+    StepState,
+    WorkflowStatus,
+)
 
 __all__ = ["Workflow", "WorkflowStep"]
 

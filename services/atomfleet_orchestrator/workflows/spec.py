@@ -218,13 +218,13 @@ def check(tenant: Tenant, body: dict[str, Any]) -> CheckedWorkflow:
         if spec is None:
             problems.add(name, f"no atom named {step['atom']!r} is registered")
             continue
-        for problem in registry.validate(spec, args):
-            p = problem["path"]
+        for schema_problem in registry.validate(spec, args):
+            p = schema_problem["path"]
             if not any(p == e or p.startswith((f"{e}.", f"{e}[")) for e in exempt):
-                problems.add(name, dict(problem))
+                problems.add(name, dict(schema_problem))
         literal_files = [f for f in spec.file_args if not is_placeholder(args.get(f))]
-        for problem in file_problems(tenant, literal_files, args):
-            problems.add(name, problem)
+        for file_problem in file_problems(tenant, literal_files, args):
+            problems.add(name, file_problem)
         checked.append(CheckedStep(
             position=position, name=name, atom=spec.name, queue=spec.queue, spec_hash=spec.spec_hash,
             args=args, parents=list(dict.fromkeys(step.get("after") or [])),

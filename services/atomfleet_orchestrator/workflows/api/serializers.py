@@ -138,6 +138,6 @@ class WorkflowSerializer(serializers.Serializer):
                 .only("name", "atom", "queue", "state", "position", "run__status", "run__attempts",
                       "run__started_at", "run__finished_at", "run__id")
             )
-        return StepSerializer([step_data(s) for s in steps], many=True).data  # type: ignore[return-value]
+        return StepSerializer([step_data(s) for s in steps], many=True).data
 
 

@@ -6,7 +6,12 @@ from collections import defaultdict
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.generics import ListAPIView
@@ -17,7 +22,10 @@ from atomfleet_orchestrator.http.errors import ApiError
 from atomfleet_orchestrator.http.schema import error_responses
 from atomfleet_orchestrator.runs.api.pagination import RunCursorPagination
 from atomfleet_orchestrator.workflows import engine
-from atomfleet_orchestrator.workflows.api.serializers import WorkflowSerializer, WorkflowSubmitSerializer
+from atomfleet_orchestrator.workflows.api.serializers import (
+    WorkflowSerializer,
+    WorkflowSubmitSerializer,
+)
 from atomfleet_orchestrator.workflows.errors import WorkflowNotFound
 from atomfleet_orchestrator.workflows.lifecycle import WorkflowStatus
 from atomfleet_orchestrator.workflows.models import Workflow, WorkflowStep
