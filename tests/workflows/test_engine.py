@@ -236,3 +236,28 @@ def test_releasing_children_costs_o_children_not_o_steps(tenant: Tenant) -> None
     per_child = (hundred - ten) / 90
     print(f"queries to end a parent: {small} (10 steps), {large} (1000 steps); {ten} (10 children), {hundred} (100)")
     assert per_child <= 3 and ten - 10 * per_child <= small, (small, ten, hundred)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_reports_the_release_wait_and_beat_counts_waiting_steps(tenant: Tenant) -> None:
+    from atomfleet_orchestrator.observability.fleet import DatabaseCollector
+
+    def gauge() -> float:
+        collector = DatabaseCollector(lambda: [])
+        family = next(f for f in collector.collect() if f.name == "atomfleet_workflow_steps_waiting")
+        return float(family.samples[0].value)
+
+    workflow = _diamond(tenant)
+    assert gauge() == 3  # b, c, d wait on parents
+    first = start(workflow, "a")
+    assert first.workflow_id == str(workflow.id)
+    succeed(workflow, "a", execution=first)
+    assert gauge() == 1
+    run = run_of(workflow, "b")
+    claimed = transitions.claim(str(run.id), run.celery_task_id, "w@t:2")
+    assert isinstance(claimed, transitions.Claimed)
+    assert claimed.release_wait is not None and 0 <= claimed.release_wait < 30
+    single = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep", queue="default",
+                                    args={"seconds": 1})
+    claimed_single = transitions.claim(str(single.id), single.celery_task_id, "w@t:3")
+    assert isinstance(claimed_single, transitions.Claimed) and claimed_single.release_wait is None
