@@ -75,6 +75,7 @@ ATOMFLEET_MAX_REDISPATCHES: {{ int $c.maxRedispatches | toString | quote }}
 ATOMFLEET_TASK_EVENTS: {{ .Values.flower.enabled | toString | quote }}
 ATOMFLEET_INLINE_RESULT_MAX_BYTES: {{ int $c.inlineResultMaxBytes | toString | quote }}
 ATOMFLEET_MAX_REQUEST_BYTES: {{ int $c.maxRequestBytes | toString | quote }}
+ATOMFLEET_WORKFLOW_MAX_STEPS: {{ int $c.workflowMaxSteps | toString | quote }}
 ATOMFLEET_MAX_UPLOAD_BYTES: {{ int $c.maxUploadBytes | toString | quote }}
 ATOMFLEET_LIVENESS_MAX_AGE: {{ int $c.livenessMaxAge | toString | quote }}
 ATOMFLEET_API_PORT: {{ int .Values.ports.api | toString | quote }}
