@@ -78,12 +78,17 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
     assert leftover.stdout.strip() == "", "processes of the fleet survived Ctrl-C"
 
 
-def test_demo_runs_one_atom_per_queue_and_exits_zero(tmp_path: Path) -> None:
+def test_demo_runs_one_atom_per_queue_and_a_diamond_workflow_and_exits_zero(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "demo"], cwd=tmp_path, env=_clean_env(),
         capture_output=True, text=True, timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    table = done.stdout.split("queue ")[1]
+    table = done.stdout.split("queue ")[1].split("\nworkflow")[0]
     for queue, atom in [("default", "text.stats"), ("io_bound", "data.validate_csv"), ("ml_training", "forecast.autoregressive")]:
         assert any(row.split()[:3] == [queue, atom, "succeeded"] for row in table.splitlines()), table
+    steps = {row.split()[0]: row.split()[1:4] for row in done.stdout.split("\nstep ")[1].splitlines()[1:] if row.strip()}
+    assert steps == {"validate": ["data.validate_csv", "io_bound", "succeeded"],
+                     "stats": ["text.stats", "default", "succeeded"],
+                     "fit": ["forecast.autoregressive", "ml_training", "succeeded"],
+                     "report": ["text.stats", "default", "succeeded"]}, done.stdout
