@@ -182,16 +182,21 @@ class _Advance:
                 final = WorkflowStatus.SUCCEEDED
             if rows.filter(status=WorkflowStatus.RUNNING).update(**fields, status=final, finished_at=Now()):
                 workflow.status = final
-                _on_commit_ended(final)
-                log.info("workflow %s %s", workflow.id, final)
+                _on_commit_ended(str(workflow.id), final)
                 return
         rows.update(**fields)
 
 
-def _on_commit_ended(status: str) -> None:
+def _on_commit_ended(workflow_id: str, status: str) -> None:
+    """Count and log the ending once it is committed: a rolled-back ending (the database lost
+    mid-transaction) is neither, so each workflow's ending is logged exactly as often as it ended."""
     from atomfleet_orchestrator.observability.metrics import record_workflow_ended
 
-    transaction.on_commit(lambda: record_workflow_ended(status))
+    def ended() -> None:
+        record_workflow_ended(status)
+        log.info("workflow %s %s", workflow_id, status)
+
+    transaction.on_commit(ended)
 
 
 # -- resolving ``$from`` ----------------------------------------------------------------------------
