@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,8 @@ import httpx
 import psycopg
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+#: The engine's log line of a workflow's ending (written on commit: once per ending).
+_ENDED = re.compile(r"^workflow ([0-9a-f-]{36}) (succeeded|failed|cancelled)$")
 
 #: Lifecycle deadlines of the drills: a lost execution is noticed within ~20 s (heartbeat every
 #: second, stale after 20 s, so a 10 s database outage is not taken for a lost worker), a lost
@@ -404,6 +408,79 @@ class Deployment:
                     f"{[rows.get(i) for i in pending[:5]]}\n{self.logs()}"
                 )
             time.sleep(0.3)
+
+    # -- workflows ----------------------------------------------------------------------------
+    def submit_workflow(self, client: httpx.Client, body: dict[str, Any]) -> str:
+        response = client.post("/api/v1/workflows", json=body)
+        assert response.status_code == 202, response.text
+        return str(response.json()["id"])
+
+    def _select(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        with psycopg.connect(self.postgres.url, connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            columns = [d.name for d in cur.description or ()]
+            return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+    def workflows(self, workflow_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Workflow rows read straight from PostgreSQL (reading only)."""
+        rows = self._select(
+            "SELECT id::text, status, on_failure, open_steps, cancel_requested, error_step, error_code, "
+            "created_at, finished_at FROM workflows_workflow WHERE id::text = ANY(%s)", list(workflow_ids))
+        return {row["id"]: row for row in rows}
+
+    def workflow_steps(self, workflow_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each workflow's steps in submit order, with their current run (``run_*``; None: no run)."""
+        rows = self._select(
+            "SELECT s.workflow_id::text AS workflow, s.name, s.position, s.parents, s.run_if, s.state, "
+            "s.waiting_on, s.run_id::text AS run, r.status AS run_status, r.attempts AS run_attempts, "
+            "r.error_code AS run_error_code, r.created_at AS run_created_at, r.started_at AS run_started_at, "
+            "r.finished_at AS run_finished_at FROM workflows_workflowstep s "
+            "LEFT JOIN runs_atomrun r ON r.id = s.run_id WHERE s.workflow_id::text = ANY(%s) "
+            "ORDER BY s.workflow_id, s.position", list(workflow_ids))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(row["workflow"], []).append(row)
+        return out
+
+    def workflow_runs(self, workflow_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """Every run each workflow ever had (runs a retry replaced included), oldest first."""
+        rows = self._select(
+            "SELECT workflow_id::text AS workflow, id::text, step, status, attempts, created_at, finished_at "
+            "FROM runs_atomrun WHERE workflow_id::text = ANY(%s) ORDER BY created_at, id", list(workflow_ids))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(row["workflow"], []).append(row)
+        return out
+
+    def wait_workflows_terminal(self, workflow_ids: Iterable[str], timeout: float) -> dict[str, dict[str, Any]]:
+        ids = list(workflow_ids)
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.workflows(ids)
+            pending = [i for i in ids if rows.get(i, {}).get("status") not in TERMINAL]
+            if not pending:
+                return rows
+            if time.monotonic() > deadline:
+                steps = self.workflow_steps(pending[:3])
+                raise AssertionError(
+                    f"{len(pending)} workflow(s) not terminal after {timeout:g}s: "
+                    f"{[(rows.get(i), steps.get(i)) for i in pending[:3]]}\n{self.logs()}"
+                )
+            time.sleep(0.3)
+
+    def workflow_endings(self) -> Counter[str]:
+        """How many times each workflow ended, by the log line the engine writes once its ending
+        committed (every fleet process's log; logs survive restarts, unlike metric files)."""
+        endings: Counter[str] = Counter()
+        for log in self.root.glob("*.log"):
+            for line in log.read_text(errors="replace").splitlines():
+                if '"workflow ' not in line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    found = _ENDED.match(json.loads(line).get("message", ""))
+                    if found:
+                        endings[found.group(1)] += 1
+        return endings
 
     def executions(self, run_id: str) -> list[Execution]:
         """Every execution of the run the diagnostics journal saw, in start order."""
