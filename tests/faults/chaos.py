@@ -1,12 +1,15 @@
 """The randomized drill: ``make chaos N=200`` (a small N also runs in ``make test``).
 
-N mixed runs go to the three queues through the HTTP API, spread over time, while the drill, at
+N mixed submissions go to the three queues through the HTTP API, spread over time — one in five a
+small diamond workflow across the three queues, the others single runs — while the drill, at
 random moments, SIGKILLs or SIGTERMs worker groups, SIGKILLs pool processes, kills and restarts
 Redis (append-only file) and pauses PostgreSQL. Clients behave like the SDK: on a 503 or a
 connection error they retry with the same idempotency key. Afterwards every run must be terminal
 within the documented deadlines, no run may have executed twice at the same time (the diagnostics
 atoms journal every execution), no run may exceed its attempt budget, and no non-idempotent run may
-have started twice. It prints the counts and exits non-zero if any invariant broke.
+have started twice; and every workflow must be terminal, have ended exactly once, and no child
+step may have been created or started before all its parents ended, or run after a parent failed
+(tests/faults/workflow_invariants.py). It prints the counts and exits non-zero if any invariant broke.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from tests.faults.workflow_invariants import WorkflowReport, check_workflows, diamond
 from tests.support.deployment import DRILL_ENV, Deployment, overlapping, restarted_after_loss
 
 #: After the last fault: a lost execution is found within stale-after, its retry is published within
@@ -36,6 +40,7 @@ KINDS = [
     ("diagnostics.sleep", True), ("diagnostics.sleep_once", False),
     ("diagnostics.sleep_io", True), ("diagnostics.sleep_ml", True),
 ]
+WORKFLOW_EVERY = 5  # one submission in five is a diamond workflow
 
 
 @dataclass
@@ -50,14 +55,17 @@ class Report:
     over_budget: list[str] = field(default_factory=list)
     rerun_non_idempotent: list[str] = field(default_factory=list)
     seconds_to_settle: float = 0.0
+    workflows: WorkflowReport = field(default_factory=WorkflowReport)
 
     @property
     def ok(self) -> bool:
-        return not (self.not_terminal or self.overlapping or self.over_budget or self.rerun_non_idempotent)
+        return not (self.not_terminal or self.overlapping or self.over_budget or self.rerun_non_idempotent
+                    or self.workflows.broken)
 
     def lines(self) -> list[str]:
         return [
             f"runs {self.runs}: " + ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())),
+            *self.workflows.lines(),
             "error codes: " + (", ".join(f"{k} {v}" for k, v in sorted(self.codes.items())) or "none"),
             "faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())),
             f"client retries (503 or connection errors): {self.submit_retries}",
@@ -141,9 +149,10 @@ def run_drill(
 ) -> Report:
     """Submit ``runs`` while faults strike, keep striking ``chaos_after_submit`` seconds more."""
     rng = random.Random(seed)
-    report = Report(runs=runs)
+    report = Report()
     client = Client(deployment, report)
     submitted: dict[str, bool] = {}  # run id -> idempotent
+    workflows: list[str] = []
     done = threading.Event()
 
     def chaos() -> None:
@@ -154,34 +163,54 @@ def run_drill(
     injector.start()
     try:
         for i in range(runs):
-            atom, idempotent = KINDS[i % len(KINDS)]
-            args = {"seconds": round(rng.uniform(0.3, 3.0), 2), "steps": 10,
-                    "fail_attempts": rng.choice([0, 0, 0, 1, 2])}
-            response = client.call("POST", f"/api/v1/atoms/{atom}/runs",
-                                   json={"args": args, "idempotency_key": f"chaos-{seed}-{i}"})
-            assert response.status_code in (200, 202), response.text
-            submitted[response.json()["id"]] = idempotent
+            if i % WORKFLOW_EVERY == WORKFLOW_EVERY - 1:
+                workflows.append(_submit_workflow(client, rng, f"chaos-{seed}-{i}"))
+            else:
+                atom, idempotent = KINDS[i % len(KINDS)]
+                args = {"seconds": round(rng.uniform(0.3, 3.0), 2), "steps": 10,
+                        "fail_attempts": rng.choice([0, 0, 0, 1, 2])}
+                response = client.call("POST", f"/api/v1/atoms/{atom}/runs",
+                                       json={"args": args, "idempotency_key": f"chaos-{seed}-{i}"})
+                assert response.status_code in (200, 202), response.text
+                submitted[response.json()["id"]] = idempotent
             if rng.random() < 0.05:
-                victim = rng.choice(list(submitted))
-                client.call("POST", f"/api/v1/runs/{victim}/cancel")
+                victim = rng.choice(list(submitted) + workflows)
+                kind = "workflows" if victim in workflows else "runs"
+                client.call("POST", f"/api/v1/{kind}/{victim}/cancel")
             time.sleep(rng.uniform(0, 0.3))
         done.wait(chaos_after_submit)
     finally:
         done.set()
         injector.join()
     last_fault = time.monotonic()
-    _settle(deployment, list(submitted), report, last_fault)
+    report.runs = len(submitted)
+    _settle(deployment, list(submitted), workflows, report, last_fault)
     _check(deployment, submitted, report)
+    report.workflows = check_workflows(deployment, workflows)
     client.http.close()
     return report
 
 
-def _settle(deployment: Deployment, run_ids: list[str], report: Report, since: float) -> None:
+def _submit_workflow(client: Client, rng: random.Random, key: str) -> str:
+    """A small diamond (a on io_bound; b on default, not idempotent one time in two, and c on
+    ml_training; then d), steps of 0.2–1 s, b sometimes failing transiently first."""
+    b_atom = rng.choice(["diagnostics.sleep", "diagnostics.sleep_once"])
+    body = diamond(key, seconds=round(rng.uniform(0.2, 1.0), 2), b_atom=b_atom,
+                   fail_attempts=rng.choice([0, 0, 1]))
+    response = client.call("POST", "/api/v1/workflows", json=body)
+    assert response.status_code in (200, 202), response.text
+    return str(response.json()["id"])
+
+
+def _settle(deployment: Deployment, run_ids: list[str], workflow_ids: list[str], report: Report,
+            since: float) -> None:
     deadline = since + RECOVERY_SECONDS
     while True:
         rows = deployment.rows(run_ids)
         pending = [r for r in run_ids if rows.get(r, {}).get("status") not in ("succeeded", "failed", "cancelled")]
-        if not pending or time.monotonic() > deadline:
+        flows = deployment.workflows(workflow_ids)
+        running = [w for w in workflow_ids if flows.get(w, {}).get("status") not in ("succeeded", "failed", "cancelled")]
+        if not pending and not running or time.monotonic() > deadline:
             report.not_terminal = pending
             report.seconds_to_settle = time.monotonic() - since
             return
@@ -208,12 +237,13 @@ def _check(deployment: Deployment, submitted: dict[str, bool], report: Report) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=200, help="submissions (one in five a workflow)")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--chaos-after-submit", type=float, default=30.0,
                         help="seconds of faults after the last submission")
     args = parser.parse_args(argv)
-    print(f"chaos drill: {args.runs} runs, seed {args.seed}", flush=True)
+    print(f"chaos drill: {args.runs} submissions (one in {WORKFLOW_EVERY} a diamond workflow), seed {args.seed}",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="atomfleet-chaos-") as root, Deployment(Path(root)) as deployment:
         report = run_drill(deployment, args.runs, args.seed, chaos_after_submit=args.chaos_after_submit)
         for line in report.lines():
@@ -224,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                 ids = getattr(report, name)
                 if ids:
                     print(f"{name}: {deployment.rows(ids[:10])}")
+            for name, found in report.workflows.broken.items():
+                print(f"workflows {name}: {found[:10]}")
     print("OK" if report.ok else "FAILED")
     return 0 if report.ok else 1
 
