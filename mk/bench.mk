@@ -1,17 +1,22 @@
 # Benchmarks: `make bench` runs every bench-* part; each prints figures and ratios, never asserts.
-# THROUGHPUT_ARGS and TABLES_ARGS pass options to their parts; the throughput part also reads
-# BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`).
+# THROUGHPUT_ARGS, TABLES_ARGS and WORKFLOWS_ARGS pass options to their parts; the throughput part
+# also reads BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`), the
+# workflow part BENCH_WORKFLOW_STEPS and BENCH_R.
 
 THROUGHPUT_ARGS ?=
 TABLES_ARGS ?=
+WORKFLOWS_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-throughput bench-tables
-bench: bench-throughput bench-tables ## Run the benchmarks and print figures and ratios (never asserted)
+.PHONY: bench bench-throughput bench-tables bench-workflows
+bench: bench-throughput bench-tables bench-workflows ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
 
 bench-tables: $(VENV_STAMP) services-up ## List/filter/detail endpoint latency as the runs table grows (0, 200k per tenant, 1M), with EXPLAIN plans
 	$(BIN)/python -m bench.table_growth $(TABLES_ARGS)
+
+bench-workflows: $(VENV_STAMP) services-up ## A 1,000-step fan-out/fan-in workflow vs 1,000 single runs: steps/s, per-step overhead, release latencies; the queries of ending one parent in a 10- vs 1,000-step workflow
+	$(BIN)/python -m bench.workflows $(WORKFLOWS_ARGS)

@@ -1,4 +1,4 @@
-"""``make bench``'s throughput and table-growth parts run end to end at tiny sizes.
+"""``make bench``'s throughput, table-growth and workflow parts run end to end at tiny sizes.
 
 Each part runs as ``make bench`` runs it (its own process, real gunicorn, beat, ``celery worker``,
 PostgreSQL and Redis) and must print every row of its tables and leave no database behind. The
@@ -99,4 +99,24 @@ def test_table_growth_part_times_every_endpoint_and_explains_its_sql() -> None:
     assert any(label.startswith("?queue=") for label in rows)
     assert "tenant 2000 runs, table 3000 runs" in out
     assert "EXPLAIN (ANALYZE, BUFFERS)" in out and "Execution Time" in out
+    assert not database_exists(database)
+
+
+def test_workflow_part_prints_the_fan_out_figures_and_the_release_cost() -> None:
+    database = "atomfleet_bench_smoke_workflows"
+    out = run_bench("bench.workflows", "--steps", "12", "-r", "1", "--small", "5", "--release-reps", "1",
+                    "--redis-db", "11", "--database", database)
+
+    rows = table_rows(out)
+    assert rows["figure"] == ["value", "against single runs"]
+    for label in ("12 single runs, submitted 100 per request", "12-step fan-out/fan-in workflow, one POST",
+                  "per-step overhead (1/steps/s − 1/runs/s)", "root end → first child start",
+                  "last parent end → fan-in start (10 parents)"):
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert rows["12-step fan-out/fan-in workflow, one POST"][0].endswith("steps/s")
+    assert rows["release"] == ["time", "SQL queries"]
+    small, large = (rows[f"end a parent with 1 child, {n}-step workflow"] for n in (5, 12))
+    assert "end the fan-out's root (10 children released)" in rows
+    # Ending a parent with one child costs the same queries whatever the workflow's size
+    assert small[1] == large[1], (small, large)
     assert not database_exists(database)
