@@ -21,6 +21,7 @@ from atomfleet.metrics import install_worker_metrics  # noqa: E402
 from atomfleet.probes import install_worker_probes  # noqa: E402
 from atomfleet.runtime.logging import install_json_worker_output  # noqa: E402
 from atomfleet_orchestrator.atoms import serving  # noqa: E402
+from atomfleet_orchestrator.observability.metrics import install_worker_workflow_series  # noqa: E402
 from atomfleet_orchestrator.runs.tasks import register_maintenance_tasks  # noqa: E402
 from atomfleet_orchestrator.worker_checks import install_worker_checks  # noqa: E402
 
@@ -36,6 +37,7 @@ register_maintenance_tasks(app)
 serving.install(app)
 # Worker pods: Prometheus metrics (prefork-safe) on ATOMFLEET_METRICS_PORT and probe files.
 install_worker_metrics(app)
+install_worker_workflow_series(app)  # the orchestrator's own worker series, after the folder's wipe
 install_worker_probes(app)
 # Run leases: the main process heartbeats live executions and fences lost ones (prefork only).
 app.steps["worker"].add("atomfleet_orchestrator.runs.leases:RunLeases")

@@ -245,6 +245,12 @@ def _run_workload(fleet: Fleet, client: httpx.Client, app: Any) -> Observed:
         runs.append(_submit(client, "forecast.autoregressive", {"series": series}))
     for i in range(6):
         runs.append(_submit(client, "text.stats", {"text": f"to be or not to be {i}"}))
+    # A workflow of two steps (the second released when the first ends): the Workflows row.
+    workflow = client.post("/api/v1/workflows", json={"steps": [
+        {"name": "first", "atom": "text.stats", "args": {"text": "a workflow's first step"}},
+        {"name": "second", "atom": "text.stats", "after": ["first"], "args": {"text": "and its second"}},
+    ]})
+    assert workflow.status_code == 202, workflow.text
     for _ in range(2):  # two transient failures each, then success: 4 retries
         runs.append(_submit(client, "diagnostics.sleep", {"seconds": 0.2, "steps": 2, "fail_attempts": 2}))
     long_run = _submit(client, "diagnostics.sleep", {"seconds": 120, "steps": 240})
@@ -278,6 +284,10 @@ def _run_workload(fleet: Fleet, client: httpx.Client, app: Any) -> Observed:
         return all(_status(client, r)["status"] in TERMINAL for r in runs)
 
     wait_for(finished, 120, "every run finished", interval=0.5)
+    ended = wait_for(lambda: (w := client.get(workflow.headers["Location"]).json())["status"] != "running" and w,
+                     60, "the workflow ended", interval=0.5)
+    assert ended["status"] == "succeeded", ended
+    runs += [step["run_id"] for step in ended["steps"]]
     final = {r: _status(client, r) for r in runs}
     # The last counter changes reach Prometheus: a few more scrapes of every target, all up.
     time.sleep(3)
@@ -287,7 +297,7 @@ def _run_workload(fleet: Fleet, client: httpx.Client, app: Any) -> Observed:
     by_status: dict[tuple[str, str], int] = Counter((r["atom"], r["status"]) for r in final.values())
     assert by_status == {
         ("forecast.autoregressive", "succeeded"): 2, ("forecast.autoregressive", "failed"): 8,
-        ("text.stats", "succeeded"): 6, ("diagnostics.sleep", "succeeded"): 2,
+        ("text.stats", "succeeded"): 8, ("diagnostics.sleep", "succeeded"): 2,
         ("diagnostics.sleep", "cancelled"): 1, ("data.validate_csv", "succeeded"): 2,
         ("data.validate_csv", "cancelled"): 1,
     }, f"the workload did not end as designed: {by_status}"
@@ -336,6 +346,12 @@ def test_every_known_label_set_exists_at_zero_from_process_start(fleet: Fleet) -
         assert count(f'count by (queue_name) (celery_task_sent_total{{component="{component}"}})') == atoms_on
     assert count('count by (queue_name) (atomfleet_runs_submitted_total{component="api"})') == atoms_on
     assert prom.scalar('count(atomfleet_reconciler_actions_total{component="beat"})', at) == len(RECONCILER_ACTIONS)
+    # And every process that can end a workflow (workers: a step's end; beat: a repair; the API: a
+    # cancel) has atomfleet_workflows_total of each status at 0
+    ended = prom.query('count by (component, status) (last_over_time(atomfleet_workflows_total[30s]) == 0)', at)
+    assert {(s["metric"]["component"], s["metric"]["status"]): float(s["value"][1]) for s in ended} == {
+        (component, status): float(n) for component, n in (("worker", len(QUEUES)), ("beat", 1), ("api", 1))
+        for status in ("succeeded", "failed", "cancelled")}
     assert prom.scalar('sum({__name__=~"celery_task_.*_total|atomfleet_runs_total|atomfleet_runs_submitted_total"})', at) == 0
 
 

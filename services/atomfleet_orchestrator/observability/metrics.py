@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -28,6 +29,7 @@ __all__ = [
     "RECONCILER_ACTIONS_TOTAL",
     "RUNS_SUBMITTED",
     "build_api_registry",
+    "install_worker_workflow_series",
     "outbox_stats_provider",
     "precreate_api_series",
     "precreate_reconciler_actions",
@@ -110,6 +112,17 @@ def precreate_workflow_series() -> None:
         WORKFLOWS_TOTAL.labels(status)
 
 
+def install_worker_workflow_series(app: Any) -> None:
+    """Workers end most workflows (the last step's end): the statuses of
+    ``atomfleet_workflows_total`` exist at 0 from the worker's start, after its metrics folder was
+    wiped (connect after ``install_worker_metrics``), so ``increase()`` counts a worker's first
+    ending instead of taking its series' appearance at 1 for its start."""
+    from celery import signals
+
+    signals.worker_init.connect(lambda **_: precreate_workflow_series(), weak=False,
+                                dispatch_uid="atomfleet.metrics.workflows")
+
+
 def record_reconciler_action(action: str, count: int = 1) -> None:
     """Count reconciler actions. ``action`` is a label: a fixed vocabulary of the reconciler's code
     (:data:`RECONCILER_ACTIONS` are created at 0 when beat starts; others appear when first used).
@@ -152,6 +165,7 @@ def precreate_api_series() -> None:
         precreate_publisher(publisher_hostname(), routes)
         for name, queue in routes:
             RUNS_SUBMITTED.labels(name, queue)
+        precreate_workflow_series()  # a cancel ends a workflow in the API
         _api_series_created = True
 
 
