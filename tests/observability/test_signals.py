@@ -214,6 +214,7 @@ def observed(fleet: Fleet, django_db_blocker: Any) -> Iterator[Observed]:
     from atomfleet_orchestrator.celery import app
     from atomfleet_orchestrator.runs.models import AtomRun
     from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
+    from atomfleet_orchestrator.workflows.models import Workflow
 
     with django_db_blocker.unblock():
         tenant = Tenant.objects.create(slug="signals", name="Signals")
@@ -228,6 +229,7 @@ def observed(fleet: Fleet, django_db_blocker: Any) -> Iterator[Observed]:
         client.close()
         with django_db_blocker.unblock():
             AtomRun.objects.filter(tenant=tenant).delete()
+            Workflow.objects.filter(tenant=tenant).delete()  # after its runs (they protect it)
             ApiToken.objects.filter(tenant=tenant).delete()
             tenant.delete()
 
