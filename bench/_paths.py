@@ -159,7 +159,8 @@ class AtomfleetPath:
 
     def reset(self) -> None:
         """An empty runs table before each repetition (the queue is empty: every run finished)."""
-        self._sql(f"TRUNCATE {RUNS_TABLE}")
+        # Workflow steps reference runs: a workflow bench may have left some.
+        self._sql(f"TRUNCATE {RUNS_TABLE}, workflows_workflowstep, workflows_workflow")
 
     def _terminal(self) -> int:
         return int(self._sql(f"SELECT count(*) FROM {RUNS_TABLE} WHERE status = ANY(%s)", list(TERMINAL))[0][0])

@@ -87,7 +87,8 @@ def test_demo_runs_one_atom_per_queue_and_a_diamond_workflow_and_exits_zero(tmp_
     table = done.stdout.split("queue ")[1].split("\nworkflow")[0]
     for queue, atom in [("default", "text.stats"), ("io_bound", "data.validate_csv"), ("ml_training", "forecast.autoregressive")]:
         assert any(row.split()[:3] == [queue, atom, "succeeded"] for row in table.splitlines()), table
-    steps = {row.split()[0]: row.split()[1:4] for row in done.stdout.split("\nstep ")[1].splitlines()[1:] if row.strip()}
+    step_table = done.stdout.split("\nstep ")[1].split("\n\n")[0].split("\nfleet stopped")[0]
+    steps = {row.split()[0]: row.split()[1:4] for row in step_table.splitlines()[1:] if row.strip()}
     assert steps == {"validate": ["data.validate_csv", "io_bound", "succeeded"],
                      "stats": ["text.stats", "default", "succeeded"],
                      "fit": ["forecast.autoregressive", "ml_training", "succeeded"],

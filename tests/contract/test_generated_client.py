@@ -88,7 +88,8 @@ def test_a_generated_client_submits_polls_and_fetches_a_result_through_the_fleet
     assert result.result["words"] == 6 and result.result["top_words"][0] == {"word": "be", "count": 2}
 
     # Errors arrive typed, in the shared body.
-    unknown = runs_submit.sync(name="no.such.atom", client=client, body=body)
+    # (Without the key: a used key answers for its run before the atom is looked up.)
+    unknown = runs_submit.sync(name="no.such.atom", client=client, body=SubmitRun(args=body.args))
     assert isinstance(unknown, ErrorBody) and unknown.error.code == "unknown_atom"
     anonymous = AuthenticatedClient(base_url=live_api.url, token="af_not-a-token")
     refused = runs_retrieve.sync_detailed(run_id=run_id, client=anonymous)
@@ -140,5 +141,18 @@ def test_real_answers_of_every_operation_match_the_schema(
         page = check("/api/v1/runs", "GET", http.get("/api/v1/runs", params={"limit": 2})).json()
         check("/api/v1/runs", "GET", http.get(page["next"]))
         check("/api/v1/runs/{run_id}/result", "GET", http.get(f"/api/v1/runs/{batch.json()['results'][1]['run']['id']}/result"))
+
+        steps = [{"name": "count", "atom": "text.stats", "args": {"text": "to be or not"}},
+                 {"name": "again", "atom": "text.stats", "after": ["count"],
+                  "args": {"text": {"$from": "count", "pointer": "/top_words/0/word"}}}]
+        flow = check("/api/v1/workflows", "POST", http.post("/api/v1/workflows", json={"steps": steps})).json()
+        deadline = time.monotonic() + 120
+        while (shown := http.get(f"/api/v1/workflows/{flow['id']}")).json()["status"] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert check("/api/v1/workflows/{workflow_id}", "GET", shown).json()["status"] == "succeeded"
+        check("/api/v1/workflows", "GET", http.get("/api/v1/workflows", params={"limit": 1, "status": "succeeded"}))
+        check("/api/v1/workflows/{workflow_id}/cancel", "POST", http.post(f"/api/v1/workflows/{flow['id']}/cancel"))
+        check("/api/v1/workflows/{workflow_id}/retry", "POST", http.post(f"/api/v1/workflows/{flow['id']}/retry"))
     operations = {f"{method.upper()} {path}" for path, item in schema.raw_schema["paths"].items() for method in item}
     assert {s.rsplit(" ", 1)[0] for s in seen} == operations  # every operation, with real data
