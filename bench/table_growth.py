@@ -93,26 +93,28 @@ def _endpoints(tenant_id: int) -> list[tuple[str, str]]:
     middle_id, middle_at = _sql(
         f"SELECT id, created_at FROM {TABLE} WHERE tenant_id = %s ORDER BY created_at DESC, id DESC OFFSET %s LIMIT 1",
         tenant_id, count // 2)[0]
-    (last_at,) = _sql(
-        f"SELECT created_at FROM {TABLE} WHERE tenant_id = %s ORDER BY created_at ASC, id ASC OFFSET %s LIMIT 1",
+    last_id, last_at = _sql(
+        f"SELECT id, created_at FROM {TABLE} WHERE tenant_id = %s ORDER BY created_at ASC, id ASC OFFSET %s LIMIT 1",
         tenant_id, min(50, max(0, count - 1)))[0]
     return [
         ("GET /api/v1/runs", "/api/v1/runs"),
         ("?status=failed", "/api/v1/runs?status=failed"),
         (f"?atom={atom}", f"/api/v1/runs?atom={atom}"),
         (f"?queue={queue}", f"/api/v1/runs?queue={queue}"),
-        ("deep page (cursor at count/2)", f"/api/v1/runs?limit=50&cursor={_cursor(middle_at)}"),
-        ("last page (cursor at count-50)", f"/api/v1/runs?limit=50&cursor={_cursor(last_at)}"),
+        ("deep page (cursor at count/2)", f"/api/v1/runs?limit=50&cursor={_cursor(middle_at, middle_id)}"),
+        ("last page (cursor at count-50)", f"/api/v1/runs?limit=50&cursor={_cursor(last_at, last_id)}"),
         ("GET /api/v1/runs/<id>", f"/api/v1/runs/{middle_id}"),
     ]
 
 
-def _cursor(position: Any) -> str:
-    """A ``next``-link cursor starting after ``position`` (DRF CursorPagination's encoding)."""
+def _cursor(created_at: Any, run_id: Any) -> str:
+    """A ``next``-link cursor starting after the run ``(created_at, run_id)``: the API's keyset
+    position ``created_at|id`` in DRF's cursor encoding (runs/api/pagination.py)."""
     import base64
     from urllib.parse import quote, urlencode
 
-    return quote(base64.b64encode(urlencode({"p": str(position)}).encode()).decode())
+    position = f"{created_at.isoformat()}|{run_id}"
+    return quote(base64.b64encode(urlencode({"p": position}).encode()).decode())
 
 
 def _time(api_url: str, token: str, endpoints: Sequence[tuple[str, str]], reps: int) -> dict[str, Figure]:
@@ -131,17 +133,23 @@ def _time(api_url: str, token: str, endpoints: Sequence[tuple[str, str]], reps: 
     return timings
 
 
-def _explain(token: str, endpoints: Sequence[tuple[str, str]]) -> str:
+def _explain(api_url: str, token: str, endpoints: Sequence[tuple[str, str]]) -> str:
     """The SQL each endpoint runs against the runs table, with its plan and actual times."""
+    from urllib.parse import urlsplit
+
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    # The Host the timed requests send: the chart's ALLOWED_HOSTS (bench/_fleet.py) refuses
+    # Django's default "testserver" with 400 before any query runs.
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST=urlsplit(api_url).netloc)
     out: list[str] = []
     for label, path in endpoints:
         with CaptureQueriesContext(connection) as captured:
-            client.get(path)
+            response = client.get(path)
+        if response.status_code != 200:  # a refused request runs no SQL: never print an empty plan
+            raise RuntimeError(f"in-process GET {path}: HTTP {response.status_code} {response.content[:300]!r}")
         out.append(f"\n--- {label}  (GET {path})")
         for query in captured.captured_queries:
             sql = query["sql"]
@@ -210,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average at end: {load_average()} (1, 5, 15 min; {os.cpu_count()} CPUs)", flush=True)
         if not args.no_explain:
             print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the runs-table SQL each endpoint runs, at stage {stages[-1][0]}:")
-            print(_explain(fleet.token, endpoints), flush=True)
+            print(_explain(fleet.api_url, fleet.token, endpoints), flush=True)
         from django.db import connections
 
         connections.close_all()  # before the database is dropped

@@ -8,9 +8,11 @@ worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,9 @@ from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
 
 TERMINAL = ("succeeded", "failed", "cancelled")
+# No session process consumes it (tests/settings.py: the suite's broker is DB 10; the observability
+# fleet uses 12, the bench smoke tests 6-8, 11 and 14).
+PRIVATE_BROKER_DB = 9
 
 
 @pytest.fixture(scope="session")
@@ -124,35 +129,72 @@ def wait_for(api: APIClient) -> Callable[..., dict[str, Any]]:
     return wait
 
 
+@contextlib.contextmanager
+def _publishing_to(url: str) -> Iterator[None]:
+    """This process's publishing (beat's and the API's paths alike) goes to ``url`` meanwhile."""
+    from kombu import pools
+
+    from atomfleet_orchestrator.celery import app
+
+    def reset_pools() -> None:
+        pools.reset()  # closes and forgets the global connection/producer pools
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    saved = app.conf.broker_url
+    reset_pools()
+    app.conf.broker_url = url
+    try:
+        yield
+    finally:
+        reset_pools()
+        app.conf.broker_url = saved
+
+
 @pytest.fixture
 def broker_outage(broker_redis: redis.Redis) -> Iterator[TcpProxy]:
     """Route this process's publishing through a proxy the test can take down (workers are direct)."""
     from urllib.parse import urlsplit, urlunsplit
-
-    from atomfleet_orchestrator.celery import app
 
     target = urlsplit(settings.CELERY_BROKER_URL)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
     proxy.up()
     auth = target.netloc.rpartition("@")[0]
     proxied = urlunsplit(target._replace(netloc=f"{auth + '@' if auth else ''}127.0.0.1:{proxy.port}"))
-    saved = app.conf.broker_url
-
-    def reset_pools() -> None:
-        from kombu import pools
-
-        pools.reset()  # closes and forgets the global connection/producer pools
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    reset_pools()
-    app.conf.broker_url = proxied
     try:
-        yield proxy
+        with _publishing_to(proxied):
+            yield proxy
     finally:
         proxy.down()
-        reset_pools()
-        app.conf.broker_url = saved
+
+
+@dataclass(frozen=True)
+class PrivateBroker:
+    url: str
+    client: redis.Redis
+
+
+@pytest.fixture
+def private_broker(broker_redis: redis.Redis) -> Iterator[PrivateBroker]:
+    """A broker of this test's own: Redis DB 9 of the suite's server, emptied before and after,
+    with this process's publishing pointed at it.
+
+    The session's ``worker_fleet`` (and its beat) consume DB 10 and stay alive for the rest of the
+    suite once a test started them: they would take a message this test publishes, and claim a
+    run it means to drive by hand or to hand to a worker it started (give that worker
+    ``ATOMFLEET_BROKER_URL=private_broker.url``, as the chart gives each release its broker).
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = urlunsplit(urlsplit(settings.CELERY_BROKER_URL)._replace(path=f"/{PRIVATE_BROKER_DB}"))
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        with _publishing_to(url):
+            yield PrivateBroker(url, client)
+    finally:
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 from atomfleet.metrics import _process
 from atomfleet.metrics._env import wipe_multiproc_dir
 from atomfleet_orchestrator.observability import gunicorn_hooks
+from tests.observability._support import Beat, fleet_env, wait_for
+from tests.support.live_api import database_url
 
 
 def test_each_process_group_gets_a_fresh_folder_and_dead_groups_are_removed(tmp_path, monkeypatch):
@@ -52,3 +54,21 @@ def test_gunicorn_workers_get_the_lowest_free_slot():
     new = SimpleNamespace(pid=200)
     gunicorn_hooks.pre_fork(server, new)
     assert new._atomfleet_metrics_slot == 1
+
+
+@pytest.mark.fleet
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_and_beat_write_metric_files_only_in_their_group_folder(start_worker, workdir):
+    # Given a real worker and beat, each with its own PROMETHEUS_MULTIPROC_DIR
+    worker = start_worker("default")
+    beat = Beat(fleet_env(database_url()), workdir)
+    try:
+        wait_for(worker.ready, 90, "worker ready")
+        wait_for(beat.ready, 90, "beat ready")
+        # Then each folder holds its process group's folder and nothing else: no value was created
+        # before the group's folder (an unlabeled metric defined at import wrote a stray
+        # histogram_<pid>.db there, one per process start, never read by the exporter)
+        assert sorted(p.name for p in worker.metrics_dir.iterdir()) == [f"worker-{worker.proc.pid}"]
+        assert sorted(p.name for p in (workdir / "metrics-beat").iterdir()) == [f"beat-{beat.proc.pid}"]
+    finally:
+        beat.stop()

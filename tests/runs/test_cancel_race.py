@@ -2,6 +2,10 @@
 
 The row lock orders the API's cancel and the execution's retry write: whichever comes second
 must see the first, so a run the API answered 202 for never starts another attempt.
+
+The test drives every claim itself: its runs are inserted stamped as published (as the API inserts
+them), so beat's outbox never publishes one, and anything published goes to a broker of the test's
+own (``private_broker``): no live worker of the session's ``worker_fleet`` claims them first.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from atomfleet_orchestrator.runs import transitions
@@ -20,10 +25,12 @@ from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.transitions import Claimed, Refusal
 from atomfleet_orchestrator.tenancy.models import Tenant
 
+pytestmark = pytest.mark.usefixtures("private_broker")
+
 
 def _running(tenant: Tenant) -> tuple[AtomRun, Claimed]:
     run = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep", queue="default",
-                                 args={"seconds": 1}, max_attempts=3)
+                                 args={"seconds": 1}, max_attempts=3, dispatched_at=Now(), dispatch_count=1)
     claimed = transitions.claim(str(run.id), run.celery_task_id, "w@a:1")
     assert isinstance(claimed, Claimed)
     return run, claimed

@@ -26,7 +26,7 @@ from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.transitions import Claimed, Execution, Refusal, Refused
 from atomfleet_orchestrator.tenancy.models import Tenant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_broker")]  # no live worker takes what they publish
 
 
 def test_terminal_states_are_final_and_every_state_is_reachable() -> None:

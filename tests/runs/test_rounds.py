@@ -19,7 +19,7 @@ from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.transitions import Claimed
 from atomfleet_orchestrator.tenancy.models import Tenant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_broker")]  # no live worker takes what they publish
 
 
 def _run(tenant: Tenant, queue: str = "default", **fields: Any) -> AtomRun:

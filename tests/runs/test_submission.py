@@ -15,7 +15,7 @@ from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.runs.dispatch import dispatch_outbox
 from atomfleet_orchestrator.runs.models import AtomRun
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_broker")]  # no live worker takes what they publish
 
 
 def _database_now() -> datetime:

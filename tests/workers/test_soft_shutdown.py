@@ -3,7 +3,8 @@ as soon as its runs finish, never the whole window later.
 
 The worker is started as the chart starts ml_training's (its rendered command line and shutdown
 environment: ``REMAP_SIGTERM=SIGQUIT``, a 3600 s window, a 3900 s grace period) and gets SIGTERM on
-its main process only, as the kubelet sends it to PID 1.
+its main process only, as the kubelet sends it to PID 1. It consumes a broker of its own
+(``private_broker``), which the test's run is published to: the session's workers never see it.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
+from django.db import transaction
 
-from atomfleet.catalog import task_name_for
 from atomfleet.probes.check import check
-from atomfleet_orchestrator.celery import app
-from atomfleet_orchestrator.runs.dispatch import PUBLISHED_AT_HEADER
+from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.runs.submission import create_run
 from atomfleet_orchestrator.tenancy.models import Tenant
+from tests.conftest import PrivateBroker
 from tests.support.live_api import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ def _chart_worker() -> tuple[list[str], dict[str, str]]:
 
 
 class _Worker:
-    def __init__(self, tmp_path: Path, **overrides: str) -> None:
+    def __init__(self, tmp_path: Path, broker: PrivateBroker, **overrides: str) -> None:
         argv, chart_env = _chart_worker()
         assert chart_env["REMAP_SIGTERM"] == "SIGQUIT" and chart_env["ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT"] == "3600"
         chart_env |= overrides
@@ -56,7 +57,7 @@ class _Worker:
         self.log = tmp_path / "worker.log"
         env = {
             **os.environ, **chart_env,
-            "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings", "ATOMFLEET_BROKER_URL": broker.url,
             "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "ATOMFLEET_METRICS_PORT": "0",
             "ATOMFLEET_PROBE_DIR": str(self.probes), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
             "ATOMFLEET_LIVENESS_MAX_AGE": "3",
@@ -91,8 +92,8 @@ class _Worker:
 
 
 @pytest.fixture
-def worker(tmp_path: Path, broker_redis: redis.Redis) -> Any:
-    w = _Worker(tmp_path)
+def worker(tmp_path: Path, private_broker: PrivateBroker) -> Any:
+    w = _Worker(tmp_path, private_broker)
     try:
         w.wait_ready()
         yield w
@@ -101,10 +102,10 @@ def worker(tmp_path: Path, broker_redis: redis.Redis) -> Any:
 
 
 def _start_run(tenant: Tenant, seconds: float, worker: _Worker) -> AtomRun:
-    run = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep_ml", queue=QUEUE,
-                                 args={"seconds": seconds, "steps": 8})
-    app.send_task(task_name_for(run.atom), args=[str(run.id)], task_id=run.celery_task_id, queue=QUEUE,
-                  headers={PUBLISHED_AT_HEADER: time.time()})
+    spec = registry.current("diagnostics.sleep_ml")
+    assert spec is not None and spec.queue == QUEUE
+    with transaction.atomic():  # submitted as the API submits: published on commit (to the private broker)
+        run = create_run(tenant.id, "t", spec, {"seconds": seconds, "steps": 8})
     deadline = time.monotonic() + 30
     while AtomRun.objects.get(id=run.id).status != "running":
         assert time.monotonic() < deadline, worker.text()[-3000:]
@@ -146,9 +147,10 @@ def test_a_busy_soft_mode_worker_exits_right_after_its_run_succeeds(
 
 
 def test_a_run_longer_than_the_window_is_requeued_when_it_elapses(
-    tmp_path: Path, broker_redis: redis.Redis, registered_atoms: None, tenant: Tenant
+    tmp_path: Path, private_broker: PrivateBroker, registered_atoms: None, tenant: Tenant
 ) -> None:
-    worker = _Worker(tmp_path, ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT="3", ATOMFLEET_TERMINATION_GRACE_SECONDS="30")
+    worker = _Worker(tmp_path, private_broker, ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT="3",
+                     ATOMFLEET_TERMINATION_GRACE_SECONDS="30")
     try:
         worker.wait_ready()
         run = _start_run(tenant, 60, worker)
@@ -158,8 +160,7 @@ def test_a_run_longer_than_the_window_is_requeued_when_it_elapses(
         assert 3 <= exited - sent < 3 + 5, f"exited {exited - sent:.1f}s after SIGTERM (window 3s)"
         assert "window elapsed with 1 task(s) running; requeueing them" in worker.text()
         # The message is back in Redis for another worker; the run is not finished.
-        assert broker_redis.llen(QUEUE) == 1, worker.text()[-3000:]
+        assert private_broker.client.llen(QUEUE) == 1, worker.text()[-3000:]
         assert AtomRun.objects.get(id=run.id).status not in ("succeeded", "failed")
     finally:
-        worker.kill()
-        broker_redis.delete(QUEUE)  # the requeued message belongs to this test's (deleted) run
+        worker.kill()  # the requeued message goes with the private broker

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
+from tests.conftest import PrivateBroker
 from tests.support.live_api import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,9 +22,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fleet, pytest
 
 
 @pytest.mark.parametrize("soft", [False, True], ids=["warm", "soft"])
-def test_every_line_a_json_worker_writes_is_json(tmp_path: Path, broker_redis: redis.Redis, soft: bool) -> None:
+def test_every_line_a_json_worker_writes_is_json(tmp_path: Path, private_broker: PrivateBroker, soft: bool) -> None:
+    # A broker of its own: on the suite's, it could take a message of the session's fleet and
+    # (soft mode) wait for that run instead of exiting at once.
     env = {
         **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "ATOMFLEET_BROKER_URL": private_broker.url,
         "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "ATOMFLEET_LOG_FORMAT": "json",
         "ATOMFLEET_METRICS_PORT": "0", "ATOMFLEET_PROBE_DIR": str(tmp_path / "probes"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
@@ -63,9 +66,10 @@ def test_every_line_a_json_worker_writes_is_json(tmp_path: Path, broker_redis: r
     assert any("io_bound" in m and "atomfleet.atom.data.validate_csv" in m for m in messages), messages[:5]
 
 
-def test_every_line_a_json_beat_writes_is_json(tmp_path: Path, broker_redis: redis.Redis) -> None:
+def test_every_line_a_json_beat_writes_is_json(tmp_path: Path, private_broker: PrivateBroker) -> None:
     env = {
         **os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "ATOMFLEET_BROKER_URL": private_broker.url,
         "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", "ATOMFLEET_LOG_FORMAT": "json",
         "ATOMFLEET_METRICS_PORT": "0", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }

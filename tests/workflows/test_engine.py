@@ -1,5 +1,9 @@
 """The workflow engine against the real database, driven the way executions drive it: a claim,
-then the run's guarded terminal write, which advances the workflow in the same transaction."""
+then the run's guarded terminal write, which advances the workflow in the same transaction.
+
+The test drives every claim itself: what the engine publishes goes to a broker of the test's own
+(``private_broker``), so no live worker (the session's ``worker_fleet``, once a fleet test started
+it) claims a released step first."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models.functions import Now
 from django.test.utils import CaptureQueriesContext
 
 from atomfleet_orchestrator.observability.metrics import WORKFLOWS_TOTAL
@@ -17,7 +22,7 @@ from atomfleet_orchestrator.workflows import engine
 from atomfleet_orchestrator.workflows.models import Workflow, WorkflowStep
 from tests.workflows.helpers import fail, reloaded, run_of, start, statuses, step, submit, succeed
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_broker")]
 
 
 def _diamond(tenant: Tenant, **body: Any) -> Workflow:
@@ -258,6 +263,6 @@ def test_the_claim_reports_the_release_wait_and_beat_counts_waiting_steps(tenant
     assert isinstance(claimed, transitions.Claimed)
     assert claimed.release_wait is not None and 0 <= claimed.release_wait < 30
     single = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep", queue="default",
-                                    args={"seconds": 1})
+                                    args={"seconds": 1}, dispatched_at=Now(), dispatch_count=1)  # not for beat's outbox
     claimed_single = transitions.claim(str(single.id), single.celery_task_id, "w@t:3")
     assert isinstance(claimed_single, transitions.Claimed) and claimed_single.release_wait is None

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from tests.workflows.helpers import step
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_broker")]  # no live worker takes what they publish
 
 URL = "/api/v1/workflows"
 

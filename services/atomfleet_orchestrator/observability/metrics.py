@@ -33,6 +33,7 @@ __all__ = [
     "outbox_stats_provider",
     "precreate_api_series",
     "precreate_reconciler_actions",
+    "precreate_worker_workflow_series",
     "record_reconciler_action",
     "record_run_submitted",
     "record_step_release_wait",
@@ -66,11 +67,23 @@ RECONCILER_ACTIONS_TOTAL = Counter(
 # counts its own, in the multiprocess files its exporter serves.
 WORKFLOW_STATUSES = ("succeeded", "failed", "cancelled")
 WORKFLOWS_TOTAL = Counter("atomfleet_workflows", "Workflows ended, by final status.", ("status",))
-STEP_RELEASE_SECONDS = Histogram(
-    "atomfleet_workflow_step_release_seconds",
-    "Seconds from a workflow step's release (its last parent's end) to its run's start.",
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf")),
-)
+# An unlabeled metric creates its value where it is defined, at import: in a worker or beat, before
+# the process group's folder exists (wipe_multiproc_dir), so it wrote a stray file into the shared
+# base folder at every process start, outside what the exporter reads. Labeled metrics create
+# values at .labels(); this one is defined on first use, after the folder exists.
+_step_release: list[Histogram] = []
+_step_release_lock = threading.Lock()
+
+
+def _step_release_histogram() -> Histogram:
+    with _step_release_lock:
+        if not _step_release:
+            _step_release.append(Histogram(
+                "atomfleet_workflow_step_release_seconds",
+                "Seconds from a workflow step's release (its last parent's end) to its run's start.",
+                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf")),
+            ))
+        return _step_release[0]
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,7 @@ def record_workflow_ended(status: str) -> None:
 
 
 def record_step_release_wait(seconds: float) -> None:
-    STEP_RELEASE_SECONDS.observe(seconds)
+    _step_release_histogram().observe(seconds)
 
 
 def precreate_workflow_series() -> None:
@@ -119,8 +132,15 @@ def install_worker_workflow_series(app: Any) -> None:
     ending instead of taking its series' appearance at 1 for its start."""
     from celery import signals
 
-    signals.worker_init.connect(lambda **_: precreate_workflow_series(), weak=False,
+    signals.worker_init.connect(lambda **_: precreate_worker_workflow_series(), weak=False,
                                 dispatch_uid="atomfleet.metrics.workflows")
+
+
+def precreate_worker_workflow_series() -> None:
+    """A worker's workflow series at 0: the endings it counts and the release wait it measures at
+    each claim."""
+    precreate_workflow_series()
+    _step_release_histogram()
 
 
 def record_reconciler_action(action: str, count: int = 1) -> None:
