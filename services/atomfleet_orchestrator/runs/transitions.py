@@ -4,6 +4,10 @@ Every write is one conditional UPDATE that names the state it expects, so it is 
 to race: the loser changes nothing and learns it from the row count. An execution's writes name
 its attempt (``Execution``): once the run was handed to another attempt, or ended, a late write of
 a superseded execution is discarded. Timestamps come from the database clock (``Now()``).
+
+Events: a write that changed a row writes its event (``events.log.emit_run``) in the same
+transaction — an atomic block of the UPDATE and the INSERT, opened only around those two
+statements; a write that changed nothing writes no event and costs no more than before.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Field, Q, Value, When
 from django.db.models.functions import Now
 
 from atomfleet.catalog import RetryPolicy
+from atomfleet_orchestrator.events.log import emit_run
+from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import Tenant
@@ -144,9 +150,11 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
     )
     params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
               *_WAITING, *now_params]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
+        if row is not None:
+            emit_run(run_id, EventType.RUN_STARTED)  # event: in the claim's transaction
     if row is not None:
         attempt, max_attempts, args, tenant = row
         if isinstance(args, str | bytes):
@@ -215,7 +223,10 @@ def heartbeat(executions: Iterable[tuple[str, str]]) -> dict[str, Lease]:
 
 
 def report_progress(execution: Execution, fraction: float, message: str) -> None:
-    execution.rows().update(progress=fraction, progress_message=message[:500])
+    # Throttled by the caller (ATOMFLEET_PROGRESS_INTERVAL): one event per progress write.
+    with transaction.atomic():
+        if execution.rows().update(progress=fraction, progress_message=message[:500]):
+            emit_run(execution.run_id, EventType.RUN_PROGRESS)
 
 
 # -- outcomes of an execution --------------------------------------------------------------------
@@ -228,11 +239,31 @@ def _field(name: str) -> Field[Any, Any]:
     return field
 
 
+# The event of each write of an execution; None: the row's new status names it (a retry write
+# that found a cancellation request ended the run cancelled).
+_EVENTS: dict[Transition, EventType | None] = {
+    Transition.SUCCEED: EventType.RUN_SUCCEEDED,
+    Transition.FAIL: EventType.RUN_FAILED,
+    Transition.CANCEL_RUNNING: EventType.RUN_CANCELLED,
+    Transition.SCHEDULE_RETRY: None,
+}
+
+
+def _update_with_event(rows: Any, run_id: str, event: EventType | None, **fields: Any) -> int:
+    """``rows.update(**fields)`` and, when it changed the run, its event in the same transaction."""
+    with transaction.atomic():
+        updated = int(rows.update(**fields))
+        if updated:
+            emit_run(run_id, event)
+    return updated
+
+
 def _end(execution: Execution, transition: Transition, guard: Q | None = None, **fields: Any) -> bool:
     """One terminal (or retry) write of an execution; False when it was superseded."""
     assert transition.target is not None
     rows = execution.rows() if guard is None else execution.rows().filter(guard)
-    updated = rows.update(**{"status": transition.target, **fields})
+    updated = _update_with_event(rows, execution.run_id, _EVENTS[transition],
+                                 **{"status": transition.target, **fields})
     if not updated:
         log.warning(
             "run %s attempt %d: %s discarded, the execution was superseded",
@@ -276,11 +307,10 @@ def finish_cancelled(
     if execution is not None:
         return _end(execution, Transition.CANCEL_RUNNING, guard, **fields)
     # ``worker`` cleared: no execution holds it, so the message that arrives is announced revoked.
-    return bool(
-        AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
-            status=RunStatus.CANCELLED, cancel_requested=True, worker="", **fields
-        )
-    )
+    return bool(_update_with_event(
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING), run_id, EventType.RUN_CANCELLED,
+        status=RunStatus.CANCELLED, cancel_requested=True, worker="", **fields,
+    ))
 
 
 def schedule_retry(
@@ -403,11 +433,10 @@ def expire_dispatch(run_id: str, timeout: float) -> bool:
 
 def abandon(run_id: str, code: ErrorCode, message: str) -> bool:
     """A waiting run nothing can ever execute ends failed (unknown atom or queue, caps)."""
-    return bool(
-        AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
-            status=Transition.ABANDON.target, finished_at=Now(), error_code=code, error_message=message[:4000]
-        )
-    )
+    return bool(_update_with_event(
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING), run_id, EventType.RUN_FAILED,
+        status=Transition.ABANDON.target, finished_at=Now(), error_code=code, error_message=message[:4000],
+    ))
 
 
 def cancel(run_id: str) -> None:
@@ -422,14 +451,18 @@ def cancel(run_id: str) -> None:
         field = _field(name)
         return name, Case(When(status__in=_WAITING, then=value), default=F(name), output_field=field)
 
-    AtomRun.objects.filter(id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
-        cancel_requested=True,
-        **dict([
-            if_waiting("status", Value(RunStatus.CANCELLED.value)),
-            if_waiting("finished_at", Now()),
-            if_waiting("error_code", Value(ErrorCode.CANCELLED.value)),
-            if_waiting("error_message", Value("cancelled before it started")),
-            # No execution holds a waiting run: the message that arrives is announced revoked.
-            if_waiting("worker", Value("")),
-        ]),
-    )
+    with transaction.atomic():
+        updated = AtomRun.objects.filter(id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
+            cancel_requested=True,
+            **dict([
+                if_waiting("status", Value(RunStatus.CANCELLED.value)),
+                if_waiting("finished_at", Now()),
+                if_waiting("error_code", Value(ErrorCode.CANCELLED.value)),
+                if_waiting("error_message", Value("cancelled before it started")),
+                # No execution holds a waiting run: the message that arrives is announced revoked.
+                if_waiting("worker", Value("")),
+            ]),
+        )
+        # A waiting run ended now; a running one only carries the flag (its execution ends it).
+        if updated:
+            emit_run(run_id, EventType.RUN_CANCELLED, if_status=RunStatus.CANCELLED)
