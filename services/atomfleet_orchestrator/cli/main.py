@@ -34,6 +34,13 @@ def cmd_api(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events(_: argparse.Namespace) -> int:
+    from atomfleet_orchestrator.events.server import serve
+
+    serve()
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", _SETTINGS)
     from django.core.management import execute_from_command_line
@@ -240,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("dev", cmd_dev, "run the whole fleet locally in the foreground (Ctrl-C stops it)")
     add("demo", cmd_demo, "start the local fleet, run one atom per queue, print results, stop")
     add("api", cmd_api, "serve the HTTP API (gunicorn; configured by ATOMFLEET_API_*)")
+    add("events", cmd_events, "serve the Server-Sent Events stream (uvicorn; ATOMFLEET_EVENTS_HOST/PORT)")
     add("migrate", cmd_migrate, "apply database migrations")
     manage = add("manage", cmd_manage, "run a Django management command (create_tenant, create_token, ...)")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

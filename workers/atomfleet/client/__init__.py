@@ -31,6 +31,7 @@ from atomfleet.client._errors import (
     UnsupportedMediaType,
     WaitTimeout,
 )
+from atomfleet.client._events import Event
 from atomfleet.client._models import (
     TERMINAL_STATUSES,
     Artifact,
@@ -60,6 +61,7 @@ __all__ = [
     "BatchResult",
     "Client",
     "ClientError",
+    "Event",
     "Conflict",
     "Forbidden",
     "NotFound",
