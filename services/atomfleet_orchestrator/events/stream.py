@@ -23,7 +23,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from atomfleet_orchestrator.events import metrics
 from atomfleet_orchestrator.events.api.serializers import event_json
 from atomfleet_orchestrator.events.hub import hub
-from atomfleet_orchestrator.events.query import QueryError, parse_after, parse_query, read_stream_token
+from atomfleet_orchestrator.events.query import (
+    QueryError,
+    parse_after,
+    parse_query,
+    read_stream_token,
+)
 from atomfleet_orchestrator.events.read import Filters
 from atomfleet_orchestrator.http.errors import json_error
 from atomfleet_orchestrator.tenancy.tokens import lookup
@@ -91,9 +96,9 @@ async def stream(request: HttpRequest) -> HttpResponse:
         filters = await _authorize(request)
         after = parse_after(request.headers.get("Last-Event-ID") or request.GET.get("after"))
     except QueryError as exc:
-        response = json_error(exc.status, exc.code, exc.message)
-        response["Access-Control-Allow-Origin"] = "*"
-        return response
+        refusal = json_error(exc.status, exc.code, exc.message)
+        refusal["Access-Control-Allow-Origin"] = "*"
+        return refusal
     hub.start()
     response = StreamingHttpResponse(_messages(after, filters), content_type="text/event-stream")
     for name, value in _HEADERS.items():

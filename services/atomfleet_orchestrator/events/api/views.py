@@ -18,7 +18,13 @@ from atomfleet_orchestrator.events.api.serializers import (
     StreamTokenSerializer,
     event_json,
 )
-from atomfleet_orchestrator.events.query import EventQuery, QueryError, issue_stream_token, parse_query, parse_types
+from atomfleet_orchestrator.events.query import (
+    EventQuery,
+    QueryError,
+    issue_stream_token,
+    parse_query,
+    parse_types,
+)
 from atomfleet_orchestrator.events.read import Filters, page
 from atomfleet_orchestrator.http.errors import ApiError
 from atomfleet_orchestrator.http.schema import error_responses
