@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from atomfleet_orchestrator.events import metrics
 from atomfleet_orchestrator.events.api.serializers import event_json
@@ -85,7 +86,7 @@ async def _messages(after: int, filters: Filters) -> AsyncIterator[str]:
         metrics.STREAMS.dec()
 
 
-async def stream(request: HttpRequest) -> HttpResponse:
+async def stream(request: HttpRequest) -> HttpResponseBase:
     if request.method != "GET":
         return json_error(405, "method_not_allowed", f"method {request.method} is not allowed")
     if hub.closing:
