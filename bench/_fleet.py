@@ -28,7 +28,9 @@ __all__ = ["DIFFERENT_FROM_CHART", "FLEET_ENV", "Fleet", "api_argv", "beat_argv"
 # bench must place on this machine (ports, folders, URLs) are filled in by Fleet.env().
 FLEET_ENV: dict[str, str] = {
     "ATOMFLEET_DEBUG": "false",  # config.debug
-    "ATOMFLEET_ALLOWED_HOSTS": "*",  # config.allowedHosts
+    # config.allowedHosts "" (the default): the Service's names and loopback; the bench calls 127.0.0.1.
+    "ATOMFLEET_ALLOWED_HOSTS": "atomfleet-api,atomfleet-api.atomfleet,atomfleet-api.atomfleet.svc,"
+                               "atomfleet-api.atomfleet.svc.cluster.local,localhost,127.0.0.1,[::1]",
     "ATOMFLEET_LOG_FORMAT": "json",  # config.logFormat
     "ATOMFLEET_LOG_LEVEL": "INFO",  # config.logLevel (also --loglevel of beat and workers)
     "ATOMFLEET_QUEUES": json.dumps(["default", "io_bound", "ml_training"], separators=(",", ":")),  # workers.queues

@@ -3,6 +3,8 @@ allowed hosts, PDB."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chartlib import container, env_of, find, one, render
 
 
@@ -51,12 +53,34 @@ def test_ingress_routes_only_the_api_port(render_error) -> None:
     assert "ports.api and ports.metrics are both 8000" in render_error({"ports": {"metrics": 8000}})
 
 
-def test_allowed_hosts_keep_the_configured_names_and_add_the_service_names() -> None:
-    prod = one(render(["production.yaml"]), "ConfigMap", "atomfleet-config")["data"]
-    assert prod["ATOMFLEET_ALLOWED_HOSTS"].split(",") == [
-        "atomfleet.example.com", "atomfleet-api", "atomfleet-api.atomfleet", "atomfleet-api.atomfleet.svc",
-        "atomfleet-api.atomfleet.svc.cluster.local"]
-    assert one(render(), "ConfigMap", "atomfleet-config")["data"]["ATOMFLEET_ALLOWED_HOSTS"] == "*"
+SERVICE_NAMES = ["atomfleet-api", "atomfleet-api.atomfleet", "atomfleet-api.atomfleet.svc",
+                 "atomfleet-api.atomfleet.svc.cluster.local"]
+LOOPBACK = ["localhost", "127.0.0.1", "[::1]"]
+
+
+def _allowed_hosts(files: list[str] | None = None, values: dict[str, Any] | None = None) -> list[str]:
+    return str(one(render(files, values), "ConfigMap", "atomfleet-config")["data"]["ATOMFLEET_ALLOWED_HOSTS"]).split(",")
+
+
+def test_allowed_hosts_default_to_the_names_the_api_is_reached_by_never_any_host() -> None:
+    # helm install with defaults: in-cluster clients and `helm test` (the Service's names) and
+    # `kubectl port-forward` (loopback) are accepted; kubelet probes skip host validation.
+    assert _allowed_hosts() == SERVICE_NAMES + LOOPBACK
+    assert _allowed_hosts([], {"clusterDomain": "corp.internal"})[3] == "atomfleet-api.atomfleet.svc.corp.internal"
+
+
+def test_allowed_hosts_add_the_configured_names_and_the_ingress_hosts() -> None:
+    assert _allowed_hosts(["production.yaml"]) == ["atomfleet.example.com", *SERVICE_NAMES, *LOOPBACK]
+    ingress = {"api": {"ingress": {"enabled": True, "hosts": [
+        {"host": "fleet.example", "paths": [{"path": "/", "pathType": "Prefix"}]},
+        {"host": "fleet.internal", "paths": [{"path": "/", "pathType": "Prefix"}]}]}}}
+    assert _allowed_hosts([], ingress) == ["fleet.example", "fleet.internal", *SERVICE_NAMES, *LOOPBACK]
+    assert _allowed_hosts([], {**ingress, "config": {"allowedHosts": "api.example, fleet.example"}}) == [
+        "api.example", "fleet.example", "fleet.internal", *SERVICE_NAMES, *LOOPBACK]
+
+
+def test_any_host_only_when_asked_for() -> None:
+    assert _allowed_hosts([], {"config": {"allowedHosts": "*"}}) == ["*"]
 
 
 def test_forwarded_headers_are_trusted_from_configured_proxies_only(render_error) -> None:

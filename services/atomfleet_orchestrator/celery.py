@@ -14,12 +14,19 @@ import os
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atomfleet_orchestrator.settings")
 
 from celery import Celery  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.utils.log import configure_logging  # noqa: E402
 
 from atomfleet.metrics import install_worker_metrics  # noqa: E402
 from atomfleet.probes import install_worker_probes  # noqa: E402
+from atomfleet.runtime.logging import install_json_worker_output  # noqa: E402
 from atomfleet_orchestrator.atoms import serving  # noqa: E402
 from atomfleet_orchestrator.runs.tasks import register_maintenance_tasks  # noqa: E402
 from atomfleet_orchestrator.worker_checks import install_worker_checks  # noqa: E402
+
+# Logging as Django configures it, from the start: Celery writes before django.setup() (a
+# SecurityWarning at start-up), and in ATOMFLEET_LOG_FORMAT=json every line must be JSON.
+configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
 
 app = Celery("atomfleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -32,4 +39,7 @@ install_worker_metrics(app)
 install_worker_probes(app)
 # Run leases: the main process heartbeats live executions and fences lost ones (prefork only).
 app.steps["worker"].add("atomfleet_orchestrator.runs.leases:RunLeases")
+# Soft shutdown mode: SIGTERM drains from the event loop and exits as soon as no task is left.
+app.steps["worker"].add("atomfleet_orchestrator.soft_shutdown:SoftShutdown")
+install_json_worker_output(app)  # Celery's banner and shutdown messages as JSON lines (json format)
 install_worker_checks(app)  # e.g. the pod's grace period against the atoms' soft time limits

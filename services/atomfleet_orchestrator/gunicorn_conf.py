@@ -5,6 +5,7 @@ from typing import Any
 
 from atomfleet_orchestrator.envconfig import env_bool
 from atomfleet_orchestrator.http.listen import refuse_port_in_use
+from atomfleet_orchestrator.http.server import install_json_errors
 
 # Prometheus multiprocess bookkeeping across gunicorn workers (bounded metric files), and the
 # API's /metrics served by the master on ATOMFLEET_METRICS_PORT (not on the API port).
@@ -39,6 +40,8 @@ worker_tmp_dir = os.environ.get("ATOMFLEET_API_TMP", "/tmp")
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# gunicorn's own lines in ATOMFLEET_LOG_FORMAT (JSON in pods), like every other line of the API.
+logger_class = "atomfleet_orchestrator.http.server.Logger"
 # Peers (IPs or CIDR networks, comma-separated; `*` for any) whose X-Forwarded-Proto is trusted:
 # behind a TLS Ingress, the controller's addresses, so request.is_secure() and every absolute URL
 # (Location, run `url`, artifact links) say https. Requests from other peers keep their own scheme.
@@ -49,3 +52,9 @@ def on_starting(server: Any) -> None:
     gunicorn_hooks.on_starting(server)
     if reuse_port:  # a second server would otherwise share the port silently
         refuse_port_in_use(host, port)
+
+
+def post_worker_init(worker: Any) -> None:
+    # Requests gunicorn rejects itself (414, malformed request line or header) get the API's JSON
+    # error body instead of gunicorn's HTML page.
+    install_json_errors()

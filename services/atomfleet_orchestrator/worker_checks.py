@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from celery import signals
+from django.conf import settings
 
 from atomfleet.catalog import CATALOG, ShutdownBudget, check_grace_period
 from atomfleet.errors import ConfigurationError
@@ -46,7 +47,7 @@ def check_worker_shutdown_budget(sender: Any = None, **_: Any) -> None:
     app = sender.app
     queues = set(app.amqp.queues.consume_from or app.amqp.queues)
     try:
-        budget = shutdown_budget(app.conf.worker_soft_shutdown_timeout or 0)
+        budget = shutdown_budget(settings.ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT)
         if budget is not None:
             check_grace_period(CATALOG, queues, budget)
     except ConfigurationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,22 +22,50 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {"PYTHONUNBUFFERED": "1"}
 
 
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of the TCP sockets listening on ``port`` (IPv4 and IPv6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.rpartition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                if len(raw) == 4:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:  # /proc writes IPv6 as four host-order 32-bit words
+                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
 def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "dev"], cwd=tmp_path, env=_clean_env(),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     lines: dict[str, str] = {}
+    metrics: dict[str, str] = {}
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 120
-        while "token" not in lines and time.monotonic() < deadline:
+        while "fleet" not in lines and time.monotonic() < deadline:
             line = proc.stdout.readline()
             if not line:
                 break
             key, _, value = line.strip().partition(" ")
+            if key == "metrics":  # metrics <process> <url>
+                key, _, value = value.partition(" ")
+                metrics[key] = value
             lines.setdefault(key, value)
         assert lines.get("api", "").startswith("http://127.0.0.1:"), lines
+        # Every metrics endpoint is printed and listens on loopback only, beat's included.
+        assert set(metrics) == {"api", "beat", "default", "io_bound", "ml_training"}, metrics
+        for name, url in metrics.items():
+            assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics"), (name, url)
+            port = int(url.rsplit(":", 1)[1].split("/")[0])
+            assert _listening_addresses(port) == {"127.0.0.1"}, (name, url, _listening_addresses(port))
+        assert "atomfleet_queue_demand" in httpx.get(metrics["beat"], timeout=10).text
         atoms = httpx.get(f"{lines['api']}/api/v1/atoms", headers={"Authorization": f"Bearer {lines['token']}"})
         assert atoms.status_code == 200 and len(atoms.json()["results"]) >= 4
         assert (tmp_path / ".atomfleet" / "dev.sqlite3").exists()
@@ -49,12 +78,17 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
     assert leftover.stdout.strip() == "", "processes of the fleet survived Ctrl-C"
 
 
-def test_demo_runs_one_atom_per_queue_and_exits_zero(tmp_path: Path) -> None:
+def test_demo_runs_one_atom_per_queue_and_a_diamond_workflow_and_exits_zero(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "demo"], cwd=tmp_path, env=_clean_env(),
         capture_output=True, text=True, timeout=240,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    table = done.stdout.split("queue ")[1]
+    table = done.stdout.split("queue ")[1].split("\nworkflow")[0]
     for queue, atom in [("default", "text.stats"), ("io_bound", "data.validate_csv"), ("ml_training", "forecast.autoregressive")]:
         assert any(row.split()[:3] == [queue, atom, "succeeded"] for row in table.splitlines()), table
+    steps = {row.split()[0]: row.split()[1:4] for row in done.stdout.split("\nstep ")[1].splitlines()[1:] if row.strip()}
+    assert steps == {"validate": ["data.validate_csv", "io_bound", "succeeded"],
+                     "stats": ["text.stats", "default", "succeeded"],
+                     "fit": ["forecast.autoregressive", "ml_training", "succeeded"],
+                     "report": ["text.stats", "default", "succeeded"]}, done.stdout

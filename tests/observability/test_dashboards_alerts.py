@@ -88,8 +88,13 @@ def test_dashboards_cover_the_required_views() -> None:
     atom_exprs = " ".join(t["expr"] for p in _panels(atoms) for t in p["targets"])
     for metric in ("celery_task_succeeded_total", "celery_task_failed_total", "atomfleet_queue_backlog",
                    "atomfleet_queue_oldest_age_seconds", "atomfleet_worker_busy_slots", "atomfleet_queue_demand",
-                   "celery_worker_up", "kube_deployment_status_replicas_available"):
+                   "celery_worker_up", "kube_deployment_status_replicas_available",
+                   # The Workflows row (docs/workflows.md#metrics)
+                   "atomfleet_workflows_total", "atomfleet_workflow_steps_waiting",
+                   "atomfleet_workflow_step_release_seconds_bucket"):
         assert metric in fleet_exprs, metric
+    rows = [p["title"] for p in fleet["panels"] if p["type"] == "row"]
+    assert "Workflows" in rows, rows
     for metric in ("atomfleet_run_duration_seconds_bucket", "atomfleet_task_queue_wait_seconds_bucket",
                    "celery_task_retried_total", "celery_task_failed_total"):
         assert metric in atom_exprs, metric

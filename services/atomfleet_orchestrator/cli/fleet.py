@@ -36,6 +36,8 @@ _DEV_ENV = {
     "ATOMFLEET_RECONCILE_INTERVAL": "10",
     "ATOMFLEET_OUTBOX_GRACE_SECONDS": "2",
     "ATOMFLEET_PROGRESS_INTERVAL": "0.5",
+    # Metrics servers of beat and the workers on loopback, like the API (each on a free port).
+    "ATOMFLEET_METRICS_HOST": "127.0.0.1",
     "DJANGO_SETTINGS_MODULE": "atomfleet_orchestrator.settings",
     "PYTHONUNBUFFERED": "1",
 }
@@ -120,8 +122,12 @@ class Fleet:
                     ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(port), ATOMFLEET_API_WORKERS="2",
                     ATOMFLEET_METRICS_PORT=str(api_metrics_port),
                     PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "api"))
+        beat_metrics_port = free_port()  # the fleet metrics (queue demand), never a pod's fixed 9808
+        self.metrics_urls["beat"] = f"http://127.0.0.1:{beat_metrics_port}/metrics"
         self._spawn("beat", self._celery("beat", f"--schedule={self.data_dir / 'celerybeat-schedule'}",
-                                         f"--pidfile={self.data_dir / 'beat.pid'}"))
+                                         f"--pidfile={self.data_dir / 'beat.pid'}"),
+                    ATOMFLEET_METRICS_PORT=str(beat_metrics_port),
+                    PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "beat"))
         for queue in self.queues:
             metrics_port = free_port()
             self.metrics_urls[queue] = f"http://127.0.0.1:{metrics_port}/metrics"

@@ -1,7 +1,7 @@
 """``atomfleet``: run fleet processes, the local fleet, and talk to the API.
 
-Exit codes: 0 success; 1 a run did not succeed or the API refused the request; 2 usage error;
-124 ``wait`` timed out.
+Exit codes: 0 success; 1 a run or workflow did not succeed, or the API refused the request;
+2 usage error; 124 waiting timed out.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from atomfleet.client import Client, ClientError, Run, WaitTimeout
+from atomfleet_orchestrator.cli import workflow
 
 _SETTINGS = "atomfleet_orchestrator.settings"
 
@@ -257,6 +258,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workflow(args: argparse.Namespace) -> int:
+    with _client() as client:
+        return int(args.workflow_func(args, client))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atomfleet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -308,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("run_id")
     res.add_argument("--download", metavar="DIR", help="also download every artifact into DIR")
     add("upload", cmd_upload, "upload an input file; prints its key").add_argument("path")
+    workflow.add_commands(add("workflow", cmd_workflow,
+                              "workflows: DAGs of atoms across queues (submit, show, retry, cancel, list)"))
     return parser
 
 

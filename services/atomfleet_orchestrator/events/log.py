@@ -86,6 +86,7 @@ def _run_data() -> str:
         "status": "r.status", "atom": "r.atom", "attempt": "r.attempts", "max_attempts": "r.max_attempts",
         "progress": "r.progress", "message": cut.format("r.progress_message") % _MESSAGE_CHARS,
         "error_code": "r.error_code", "error_message": cut.format("r.error_message") % _MESSAGE_CHARS,
+        "step": "r.step",
     }
     return f"{obj}(" + ", ".join(f"'{k}', {v}" for k, v in fields.items()) + ")"
 
@@ -111,7 +112,7 @@ def emit_run(run_id: uuid.UUID | str, type: EventType | None = None, *, if_statu
     type_sql = "%s" if type is not None else _FROM_STATUS
     sql = (
         f"INSERT INTO {_TABLE} (id, tenant_id, type, run_id, workflow_id, data, created_at) "
-        f"SELECT {next_id}, r.tenant_id, {type_sql}, r.id, NULL, {_run_data()}, {_now()} "
+        f"SELECT {next_id}, r.tenant_id, {type_sql}, r.id, r.workflow_id, {_run_data()}, {_now()} "
         f"FROM {_RUNS} r, {source} WHERE r.id = %s{' AND r.status = %s' if if_status else ''}{returning}"
     )
     params: list[Any] = [str(type)] if type is not None else []

@@ -6,12 +6,29 @@ to look at), so that a pod stuck not-ready can be diagnosed from its probe's ans
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+
+from atomfleet_orchestrator.http.errors import json_error
+
+
+def require_GET(view: Callable[[HttpRequest], JsonResponse]) -> Callable[[HttpRequest], JsonResponse]:
+    """Django's ``require_GET`` with the API's JSON error body (its 405 is an empty text/html)."""
+
+    @wraps(view)
+    def get_only(request: HttpRequest) -> JsonResponse:
+        if request.method != "GET":
+            response = json_error(405, "method_not_allowed", f'method "{request.method}" not allowed')
+            response["Allow"] = "GET"
+            return response
+        return view(request)
+
+    return get_only
 
 __all__ = ["describe_failure", "healthz", "readyz"]
 

@@ -34,6 +34,7 @@ from atomfleet.metrics import (
     RedisQueueStats,
     WorkerUpCollector,
     declared_queues,
+    metrics_host,
     metrics_port,
     precreate_publisher,
     publisher_hostname,
@@ -43,6 +44,7 @@ from atomfleet_orchestrator.observability.metrics import (
     OutboxStats,
     outbox_stats_provider,
     precreate_reconciler_actions,
+    precreate_workflow_series,
     registered_routes,
 )
 
@@ -60,6 +62,12 @@ def _queue_counts() -> Mapping[str, Any]:
     return queue_counts()
 
 
+def _steps_waiting() -> int:
+    from atomfleet_orchestrator.workflows.stats import steps_waiting
+
+    return steps_waiting()
+
+
 class DatabaseCollector(Collector):
     """Run counts per queue and the outbox, read at scrape time (two indexed queries)."""
 
@@ -68,10 +76,12 @@ class DatabaseCollector(Collector):
         queues: Callable[[], Iterable[str]],
         counts: Callable[[], Mapping[str, Any]] = _queue_counts,
         outbox: Callable[[], Callable[[], OutboxStats] | None] = outbox_stats_provider,
+        steps_waiting: Callable[[], int] = _steps_waiting,
     ) -> None:
         self._queues = queues
         self._counts = counts
         self._outbox = outbox
+        self._steps_waiting = steps_waiting
         self._last_error_log = 0.0
 
     def describe(self) -> list[Any]:
@@ -88,6 +98,7 @@ class DatabaseCollector(Collector):
             counts = self._counts()
             provider = self._outbox()
             outbox = provider() if provider is not None else None
+            waiting_steps = self._steps_waiting()
         except Exception as exc:  # database down: say so, never fail the scrape
             if time.monotonic() - self._last_error_log > 60:
                 self._last_error_log = time.monotonic()
@@ -121,6 +132,12 @@ class DatabaseCollector(Collector):
             demand.add_metric([queue], waiting + running)
             oldest.add_metric([queue], age)
         yield from (runs, demand, oldest)
+        steps = GaugeMetricFamily(
+            "atomfleet_workflow_steps_waiting",
+            "Steps of running workflows waiting on their parents (database).",
+        )
+        steps.add_metric([], waiting_steps)
+        yield steps
         if outbox is not None:
             waiting_family = GaugeMetricFamily("atomfleet_outbox_waiting", "Runs accepted, not yet dispatched.")
             waiting_family.add_metric([], outbox.waiting)
@@ -155,14 +172,15 @@ def start_fleet_metrics(app: Any) -> None:
         path = wipe_multiproc_dir("beat")
         precreate_publisher(publisher_hostname(), registered_routes() or [])
         precreate_reconciler_actions()
+        precreate_workflow_series()
         port = metrics_port()
         if not port:
             _server = False
             return
         try:
-            _server = start_http_server(port, registry=build_fleet_registry(app))
+            _server = start_http_server(port, metrics_host(), registry=build_fleet_registry(app))
         except OSError as exc:  # the maintenance must run anyway
             log.error("cannot serve fleet metrics on port %d: %s", port, exc)
             _server = False
             return
-        log.info("fleet metrics on :%d/metrics (multiprocess folder %s)", port, path)
+        log.info("fleet metrics on %s:%d/metrics (multiprocess folder %s)", metrics_host(), port, path)

@@ -33,6 +33,8 @@ __all__ = [
     "precreate_reconciler_actions",
     "record_reconciler_action",
     "record_run_submitted",
+    "record_step_release_wait",
+    "record_workflow_ended",
     "set_outbox_stats_provider",
 ]
 
@@ -51,9 +53,21 @@ RUNS_SUBMITTED = Counter(
     "atomfleet_runs_submitted", "Runs accepted by the API, by atom and queue.", ("atom", "queue_name")
 )
 # The reconciler runs inside beat, which serves these counters (fleet.py).
-RECONCILER_ACTIONS = ("redispatched", "lost_retrying", "lost_failed", "lost_cancelled")
+RECONCILER_ACTIONS = (
+    "redispatched", "lost_retrying", "lost_failed", "lost_cancelled", "workflow_ended", "workflow_step_released",
+)
 RECONCILER_ACTIONS_TOTAL = Counter(
     "atomfleet_reconciler_actions", "Actions taken by the reconciler, by action.", ("action",)
+)
+
+# Workflows end in whichever process wrote their last step's end (a worker, the API, beat): each
+# counts its own, in the multiprocess files its exporter serves.
+WORKFLOW_STATUSES = ("succeeded", "failed", "cancelled")
+WORKFLOWS_TOTAL = Counter("atomfleet_workflows", "Workflows ended, by final status.", ("status",))
+STEP_RELEASE_SECONDS = Histogram(
+    "atomfleet_workflow_step_release_seconds",
+    "Seconds from a workflow step's release (its last parent's end) to its run's start.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf")),
 )
 
 
@@ -81,6 +95,19 @@ def outbox_stats_provider() -> Callable[[], OutboxStats] | None:
 
 def record_run_submitted(atom: str, queue: str) -> None:
     RUNS_SUBMITTED.labels(atom, queue).inc()
+
+
+def record_workflow_ended(status: str) -> None:
+    WORKFLOWS_TOTAL.labels(status).inc()
+
+
+def record_step_release_wait(seconds: float) -> None:
+    STEP_RELEASE_SECONDS.observe(seconds)
+
+
+def precreate_workflow_series() -> None:
+    for status in WORKFLOW_STATUSES:
+        WORKFLOWS_TOTAL.labels(status)
 
 
 def record_reconciler_action(action: str, count: int = 1) -> None:

@@ -32,6 +32,7 @@ from atomfleet.metrics import record_message_ignored, record_run_finished, recor
 from atomfleet.runtime import AtomContext, CancelToken
 from atomfleet.runtime.logging import run_log_context
 from atomfleet.storage import ObjectStore, RunArtifacts, TenantFiles
+from atomfleet_orchestrator.observability.metrics import record_step_release_wait
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.leases import cancellable, identity
 from atomfleet_orchestrator.runs.lifecycle import Deadlines, ErrorCode
@@ -96,6 +97,8 @@ def execute_run(task: Task, spec: AtomSpec, run_id: str) -> dict[str, str]:
     if isinstance(claimed, Refused):
         _refused(spec, run_id, claimed)
     assert isinstance(claimed, Claimed)
+    if claimed.release_wait is not None:  # a workflow step's first start
+        record_step_release_wait(claimed.release_wait)
     with run_log_context(tenant=claimed.tenant, atom=spec.name, run_id=run_id, task_id=request.id):
         return _execute(spec, claimed, store)
 

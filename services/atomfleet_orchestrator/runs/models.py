@@ -69,6 +69,13 @@ class AtomRun(models.Model):
     # Refreshed by the executing worker's main process (database clock).
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
+    # The workflow this run is a step of (``step``: the step's name); NULL and "" for single runs.
+    # Ending such a run advances its workflow in the same transaction (runs.transitions).
+    workflow = models.ForeignKey(
+        "workflows.Workflow", on_delete=models.PROTECT, null=True, blank=True, related_name="runs", db_index=False
+    )
+    step = models.CharField(max_length=100, blank=True, default="", db_default="")
+
     # The database clock, like every other lifecycle timestamp: the outbox compares it with now()
     # (the API host's clock may be off). The INSERT returns it for the 202 response.
     created_at = models.DateTimeField(db_default=Now())
@@ -101,6 +108,8 @@ class AtomRun(models.Model):
                 condition=Q(status__in=_WAITING, dispatched_at__isnull=False),
             ),
             models.Index(fields=["heartbeat_at"], name="run_running", condition=Q(status="running")),
+            # Runs of a workflow (cancel, fail_fast): single runs stay out of the index.
+            models.Index(fields=["workflow"], name="run_workflow", condition=Q(workflow__isnull=False)),
         ]
 
     def __str__(self) -> str:

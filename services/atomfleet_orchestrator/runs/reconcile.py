@@ -10,6 +10,8 @@
   lost (prefetched by a killed worker, dropped by a Redis restart, acked by a claim that failed),
   so the run goes back to the outbox and is published again with the same task id. A run whose
   message may still wait behind a long backlog is left alone: a backlog is not a fault.
+- **workflows** (``workflows.engine.repair``): a running workflow with every step terminal is
+  ended, and a due step never released is released or skipped.
 
 Everything is read and compared on the database clock, except the publish stamps of the messages
 in Redis, which are compared with a margin for clock skew between the API, beat and the database.
@@ -102,11 +104,20 @@ def _expire_lost_messages(deadlines: Deadlines, report: ReconcileReport) -> None
             log.warning("run %s was published but never started; publishing it again", run_id)
 
 
+def _repair_workflows() -> None:
+    from atomfleet_orchestrator.workflows.engine import repair
+
+    repaired = repair(_BATCH)
+    record_reconciler_action("workflow_ended", repaired.ended)
+    record_reconciler_action("workflow_step_released", repaired.released)
+
+
 def reconcile() -> ReconcileReport:
     deadlines = Deadlines.from_settings()
     report = ReconcileReport()
     _recover_stale(deadlines, report)
     _expire_lost_messages(deadlines, report)
+    _repair_workflows()
     for status, count in report.lost.items():
         record_reconciler_action(f"lost_{status}", count)
     record_reconciler_action("redispatched", report.redispatched)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -18,19 +19,25 @@ from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.storage import get_store
 from atomfleet_orchestrator.tenancy.models import Tenant
 
-__all__ = ["submit_run"]
+__all__ = ["create_run", "file_problems", "submit_run"]
 
 
-def _check_files(tenant: Tenant, file_args: tuple[str, ...], args: dict[str, Any]) -> None:
+def file_problems(tenant: Tenant, file_args: Iterable[str], args: dict[str, Any]) -> list[dict[str, str]]:
+    """The file arguments that name no file of this tenant (JSON path + message each)."""
     files = TenantFiles(get_store(), tenant.slug)
     problems = []
     for name in file_args:
         key = args.get(name)
-        if key is None:
+        if not isinstance(key, str):
             continue
         # Another tenant's key and a missing key get the same answer: no existence oracle.
         if not files.owns(key) or not files.exists(key):
             problems.append({"path": f"$.{name}", "message": f"no uploaded file {key!r} for this tenant"})
+    return problems
+
+
+def _check_files(tenant: Tenant, file_args: tuple[str, ...], args: dict[str, Any]) -> None:
+    problems = file_problems(tenant, file_args, args)
     if problems:
         raise InvalidArguments("arguments reference files that do not exist", {"problems": problems})
 
@@ -59,28 +66,48 @@ def submit_run(
     _check_files(tenant, spec.file_args, args)
     try:
         with transaction.atomic():
-            run = AtomRun.objects.create(
-                tenant=tenant,
-                created_by=created_by,
-                atom=spec.name,
-                queue=spec.queue,
-                args=args,
-                idempotency_key=idempotency_key,
-                max_attempts=spec.max_attempts,
-                spec_hash=spec.spec_hash,
-                # Stamped as published in the same INSERT: the publish on commit rarely fails, and
-                # then it hands the run back to the outbox (dispatch.dispatch_after_commit).
-                dispatched_at=Now(),
-                dispatch_count=1,
-            )
-            emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
-            transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
-            dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
+            run = create_run(tenant.pk, created_by, spec, args, idempotency_key=idempotency_key)
     except IntegrityError:
         # Lost a race with a concurrent request carrying the same key.
         existing = AtomRun.objects.get(tenant=tenant, idempotency_key=idempotency_key)
         return _replay(existing, spec.name, args), False
     return run, True
+
+
+def create_run(
+    tenant_id: int,
+    created_by: str,
+    spec: registry.Definition,
+    args: Any,
+    *,
+    idempotency_key: str | None = None,
+    workflow_id: Any = None,
+    step: str = "",
+) -> AtomRun:
+    """Insert an accepted run and publish it when the caller's transaction commits.
+
+    The one way a run comes to be, for a single submission and for a workflow's step alike.
+    """
+    run = AtomRun.objects.create(
+        tenant_id=tenant_id,
+        created_by=created_by,
+        atom=spec.name,
+        queue=spec.queue,
+        args=args,
+        idempotency_key=idempotency_key,
+        max_attempts=spec.max_attempts,
+        spec_hash=spec.spec_hash,
+        workflow_id=workflow_id,
+        step=step,
+        # Stamped as published in the same INSERT: the publish on commit rarely fails, and
+        # then it hands the run back to the outbox (dispatch.dispatch_after_commit).
+        dispatched_at=Now(),
+        dispatch_count=1,
+    )
+    emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
+    transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
+    dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
+    return run
 
 
 def _replay(existing: AtomRun, atom_name: str, args: Any) -> AtomRun:

@@ -5,9 +5,15 @@ to race: the loser changes nothing and learns it from the row count. An executio
 its attempt (``Execution``): once the run was handed to another attempt, or ended, a late write of
 a superseded execution is discarded. Timestamps come from the database clock (``Now()``).
 
+A run that is a step of a workflow ends through :func:`_ending`: the workflow's row is locked
+first, then the run's write and the advance of its workflow (``workflows.engine.run_ended``:
+children released or skipped, the workflow ended) commit together, so a crash can never leave a
+step ended with its children forgotten. A single run keeps its one UPDATE: the execution knows
+from its claim that it has no workflow, and the other writers look it up once.
+
 Events: a write that changed a row writes its event (``events.log.emit_run``) in the same
-transaction — an atomic block of the UPDATE and the INSERT, opened only around those two
-statements; a write that changed nothing writes no event and costs no more than before.
+transaction (``_evented``): the UPDATE and the INSERT in one atomic block, opened only around
+those two statements (or joining the workflow's); a write that changed nothing writes no event.
 """
 
 from __future__ import annotations
@@ -15,14 +21,15 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Field, Q, Value, When
 from django.db.models.functions import Now
+from django.utils.dateparse import parse_datetime
 
 from atomfleet.catalog import RetryPolicy
 from atomfleet_orchestrator.events.log import emit_run
@@ -39,6 +46,7 @@ __all__ = [
     "abandon",
     "ago",
     "cancel",
+    "cancel_workflow_runs",
     "claim",
     "expire_dispatch",
     "fail",
@@ -80,6 +88,15 @@ def from_now(seconds: float) -> ExpressionWrapper[Any]:
     return ExpressionWrapper(Now() + Value(timedelta(seconds=seconds)), output_field=DateTimeField())
 
 
+class _Unknown(enum.Enum):
+    UNKNOWN = "unknown"
+
+
+#: An ``Execution`` built without reading ``workflow_id``: the terminal write looks it up.
+UNKNOWN_WORKFLOW = _Unknown.UNKNOWN
+WorkflowRef = str | None | _Unknown
+
+
 @dataclass(frozen=True)
 class Execution:
     """One attempt of one run, held by one pool process (``identity`` = ``<worker>:<pid>``)."""
@@ -87,6 +104,8 @@ class Execution:
     run_id: str
     attempt: int
     identity: str
+    #: The workflow the run is a step of (None: a single run), as the claim returned it.
+    workflow_id: WorkflowRef = UNKNOWN_WORKFLOW
 
     def rows(self) -> Any:
         return AtomRun.objects.filter(
@@ -103,6 +122,8 @@ class Claimed:
     max_attempts: int
     args: dict[str, Any]
     tenant: str  # the tenant's slug, returned by the claim itself: no query between claim and execution
+    #: Seconds from the step's release to this start (a workflow step's first attempt), else None.
+    release_wait: float | None = None
 
 
 class Refusal(enum.Enum):
@@ -136,17 +157,27 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
     query there would leave the run ``running`` with no execution), so the tenant's slug comes
     back with the claim.
     """
+    from atomfleet_orchestrator.workflows.models import WorkflowStep
+
     now, now_params = _now_sql()
     table = AtomRun._meta.db_table
     tenants = Tenant._meta.db_table
+    steps = WorkflowStep._meta.db_table
     pk = AtomRun._meta.pk.get_db_prep_value(run_id, connection)
+    # A step's release time only for a workflow's first attempt: the CASE keeps single runs from
+    # evaluating the subquery at all.
+    released = (
+        f"CASE WHEN {table}.workflow_id IS NULL OR attempts > 1 THEN NULL "
+        f"ELSE (SELECT released_at FROM {steps} WHERE {steps}.run_id = {table}.id) END"
+    )
     sql = (
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = {now}, "
         f"heartbeat_at = {now}, worker = %s, dispatch_count = 0, next_attempt_at = NULL, "
         "error_code = '', error_message = '' "
         f"WHERE id = %s AND celery_task_id = %s AND status IN (%s, %s) AND NOT cancel_requested "
         f"AND (next_attempt_at IS NULL OR next_attempt_at <= {now}) AND attempts < max_attempts "
-        f"RETURNING attempts, max_attempts, args, (SELECT slug FROM {tenants} WHERE {tenants}.id = {table}.tenant_id)"
+        f"RETURNING attempts, max_attempts, args, (SELECT slug FROM {tenants} WHERE {tenants}.id = {table}.tenant_id), "
+        f"workflow_id, started_at, {released}"
     )
     params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
               *_WAITING, *now_params]
@@ -156,11 +187,21 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
         if row is not None:
             emit_run(run_id, EventType.RUN_STARTED)  # event: in the claim's transaction
     if row is not None:
-        attempt, max_attempts, args, tenant = row
+        attempt, max_attempts, args, tenant, workflow_id, started_at, released_at = row
         if isinstance(args, str | bytes):
             args = json.loads(args)
-        return Claimed(Execution(str(run_id), int(attempt), identity), int(max_attempts), args, str(tenant))
+        wait = _seconds_between(released_at, started_at)
+        execution = Execution(str(run_id), int(attempt), identity, str(workflow_id) if workflow_id else None)
+        return Claimed(execution, int(max_attempts), args, str(tenant), wait)
     return _refusal(run_id, task_id)
+
+
+def _seconds_between(earlier: Any, later: Any) -> float | None:
+    """Seconds between two timestamps a raw query returned (SQLite returns text), or None."""
+    earlier, later = (parse_datetime(v) if isinstance(v, str) else v for v in (earlier, later))
+    if not isinstance(earlier, datetime) or not isinstance(later, datetime):
+        return None
+    return max(0.0, (later - earlier).total_seconds())
 
 
 def _refusal(run_id: str, task_id: str) -> Refused:
@@ -239,6 +280,11 @@ def _field(name: str) -> Field[Any, Any]:
     return field
 
 
+def _workflow_of(run_id: str) -> str | None:
+    workflow_id = AtomRun.objects.filter(id=run_id).values_list("workflow_id", flat=True).first()
+    return str(workflow_id) if workflow_id is not None else None
+
+
 # The event of each write of an execution; None: the row's new status names it (a retry write
 # that found a cancellation request ended the run cancelled).
 _EVENTS: dict[Transition, EventType | None] = {
@@ -249,21 +295,49 @@ _EVENTS: dict[Transition, EventType | None] = {
 }
 
 
-def _update_with_event(rows: Any, run_id: str, event: EventType | None, **fields: Any) -> int:
-    """``rows.update(**fields)`` and, when it changed the run, its event in the same transaction."""
+def _evented(
+    run_id: str, event: EventType | None, update: Callable[[], int], if_status: str | None = None
+) -> Callable[[], bool]:
+    """``update`` and, when it changed the run, the run's event, in one transaction (joining the
+    caller's, e.g. the workflow's, when there is one: no savepoint)."""
+    def write() -> bool:
+        with transaction.atomic(savepoint=False):
+            done = bool(update())
+            if done:
+                emit_run(run_id, event, if_status=if_status)
+        return done
+
+    return write
+
+
+def _ending(run_id: str, workflow_id: WorkflowRef, write: Callable[[], bool]) -> bool:
+    """Apply a write that may end run ``run_id``; a workflow's run advances its workflow with it.
+
+    The workflow's row is locked before the run's (the order every workflow write takes, so a
+    workflow's cancel and its steps' endings never deadlock), and the engine reads the run's new
+    status in the same transaction: a write that did not end the run (a retry) changes nothing
+    there. A single run: just the write.
+    """
+    if workflow_id is UNKNOWN_WORKFLOW:
+        workflow_id = _workflow_of(run_id)
+    if workflow_id is None:
+        return write()
+    from atomfleet_orchestrator.workflows import engine
+
     with transaction.atomic():
-        updated = int(rows.update(**fields))
-        if updated:
-            emit_run(run_id, event)
-    return updated
+        workflow = engine.lock(str(workflow_id))
+        done = write()
+        if done and workflow is not None:
+            engine.run_ended(workflow, run_id)
+    return done
 
 
 def _end(execution: Execution, transition: Transition, guard: Q | None = None, **fields: Any) -> bool:
     """One terminal (or retry) write of an execution; False when it was superseded."""
     assert transition.target is not None
     rows = execution.rows() if guard is None else execution.rows().filter(guard)
-    updated = _update_with_event(rows, execution.run_id, _EVENTS[transition],
-                                 **{"status": transition.target, **fields})
+    updated = _ending(execution.run_id, execution.workflow_id, _evented(
+        execution.run_id, _EVENTS[transition], lambda: rows.update(**{"status": transition.target, **fields})))
     if not updated:
         log.warning(
             "run %s attempt %d: %s discarded, the execution was superseded",
@@ -295,8 +369,12 @@ def fail(
 def fail_holder(run_id: str, holder: str, code: str, message: str) -> bool:
     """Fail the run its pool process ``holder`` was executing (the worker's main process, which
     does not know the attempt number, names the execution by its holder)."""
-    run = AtomRun.objects.filter(id=run_id, status=RunStatus.RUNNING, worker=holder).only("attempts").first()
-    return run is not None and fail(Execution(run_id, run.attempts, holder), code, message)
+    run = AtomRun.objects.filter(id=run_id, status=RunStatus.RUNNING, worker=holder).only("attempts", "workflow_id").first()
+    return run is not None and fail(Execution(run_id, run.attempts, holder, _ref(run.workflow_id)), code, message)
+
+
+def _ref(workflow_id: Any) -> str | None:
+    return str(workflow_id) if workflow_id is not None else None
 
 
 def finish_cancelled(
@@ -307,10 +385,11 @@ def finish_cancelled(
     if execution is not None:
         return _end(execution, Transition.CANCEL_RUNNING, guard, **fields)
     # ``worker`` cleared: no execution holds it, so the message that arrives is announced revoked.
-    return bool(_update_with_event(
-        AtomRun.objects.filter(id=run_id, status__in=_WAITING), run_id, EventType.RUN_CANCELLED,
-        status=RunStatus.CANCELLED, cancel_requested=True, worker="", **fields,
-    ))
+    return _ending(run_id, UNKNOWN_WORKFLOW, _evented(run_id, EventType.RUN_CANCELLED, lambda: (
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
+            status=RunStatus.CANCELLED, cancel_requested=True, worker="", **fields
+        )
+    )))
 
 
 def schedule_retry(
@@ -362,10 +441,10 @@ def lose(
     held = AtomRun.objects.filter(guard, id=run_id, status=RunStatus.RUNNING)
     if identity is not None:
         held = held.filter(worker=identity)
-    run = held.only("attempts", "max_attempts", "cancel_requested", "worker").first()
+    run = held.only("attempts", "max_attempts", "cancel_requested", "worker", "workflow_id").first()
     if run is None:
         return None
-    execution = Execution(run_id, run.attempts, run.worker)
+    execution = Execution(run_id, run.attempts, run.worker, _ref(run.workflow_id))
     if run.cancel_requested:
         done = finish_cancelled(run_id, f"cancelled; its execution was lost ({reason})", execution, guard)
         return RunStatus.CANCELLED if done else None
@@ -433,10 +512,11 @@ def expire_dispatch(run_id: str, timeout: float) -> bool:
 
 def abandon(run_id: str, code: ErrorCode, message: str) -> bool:
     """A waiting run nothing can ever execute ends failed (unknown atom or queue, caps)."""
-    return bool(_update_with_event(
-        AtomRun.objects.filter(id=run_id, status__in=_WAITING), run_id, EventType.RUN_FAILED,
-        status=Transition.ABANDON.target, finished_at=Now(), error_code=code, error_message=message[:4000],
-    ))
+    return _ending(run_id, UNKNOWN_WORKFLOW, _evented(run_id, EventType.RUN_FAILED, lambda: (
+        AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
+            status=Transition.ABANDON.target, finished_at=Now(), error_code=code, error_message=message[:4000]
+        )
+    )))
 
 
 def cancel(run_id: str) -> None:
@@ -451,18 +531,38 @@ def cancel(run_id: str) -> None:
         field = _field(name)
         return name, Case(When(status__in=_WAITING, then=value), default=F(name), output_field=field)
 
-    with transaction.atomic():
-        updated = AtomRun.objects.filter(id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
-            cancel_requested=True,
-            **dict([
-                if_waiting("status", Value(RunStatus.CANCELLED.value)),
-                if_waiting("finished_at", Now()),
-                if_waiting("error_code", Value(ErrorCode.CANCELLED.value)),
-                if_waiting("error_message", Value("cancelled before it started")),
-                # No execution holds a waiting run: the message that arrives is announced revoked.
-                if_waiting("worker", Value("")),
-            ]),
+    # A waiting run ends now (its event); a running one only carries the flag (its execution ends it).
+    _ending(run_id, UNKNOWN_WORKFLOW, _evented(run_id, EventType.RUN_CANCELLED, lambda: AtomRun.objects.filter(
+        id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
+        cancel_requested=True,
+        **dict([
+            if_waiting("status", Value(RunStatus.CANCELLED.value)),
+            if_waiting("finished_at", Now()),
+            if_waiting("error_code", Value(ErrorCode.CANCELLED.value)),
+            if_waiting("error_message", Value("cancelled before it started")),
+            # No execution holds a waiting run: the message that arrives is announced revoked.
+            if_waiting("worker", Value("")),
+        ]),
+    ), if_status=RunStatus.CANCELLED))
+
+
+def cancel_workflow_runs(workflow_id: str, *, running_too: bool) -> list[str]:
+    """Cancel the waiting runs of a workflow at once (and flag its running ones if
+    ``running_too``); returns the ids of the runs this ended.
+
+    Called by ``workflows.engine`` with the workflow's row locked, which accounts for the steps
+    itself (no hook). The waiting rows are locked first, so a claim racing this either took the
+    run before (the run is running and left alone) or finds it cancelled.
+    """
+    runs = AtomRun.objects.filter(workflow_id=workflow_id)
+    waiting = [str(i) for i in runs.select_for_update().filter(status__in=_WAITING).values_list("id", flat=True)]
+    if waiting:
+        AtomRun.objects.filter(id__in=waiting, status__in=_WAITING).update(
+            status=RunStatus.CANCELLED, cancel_requested=True, worker="", finished_at=Now(),
+            error_code=ErrorCode.CANCELLED, error_message="cancelled before it started (its workflow stopped)",
         )
-        # A waiting run ended now; a running one only carries the flag (its execution ends it).
-        if updated:
-            emit_run(run_id, EventType.RUN_CANCELLED, if_status=RunStatus.CANCELLED)
+        for run_id in waiting:  # events: in the workflow's transaction (the rows are locked above)
+            emit_run(run_id, EventType.RUN_CANCELLED)
+    if running_too:
+        runs.filter(status=RunStatus.RUNNING).update(cancel_requested=True)
+    return waiting

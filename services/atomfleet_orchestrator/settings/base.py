@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "atomfleet_orchestrator.atoms",
     "atomfleet_orchestrator.runs",
     "atomfleet_orchestrator.events",
+    "atomfleet_orchestrator.workflows",
 ]
 
 MIDDLEWARE = [

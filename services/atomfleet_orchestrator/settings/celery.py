@@ -97,8 +97,13 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 # A broker blip must not kill running work: the claim already guarantees one execution per
 # attempt, so the copy Redis may redeliver later is ignored.
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
-CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT", 0, minimum=0))
-CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT > 0
+# Soft shutdown window (chart shutdown.mode soft, with REMAP_SIGTERM=SIGQUIT): SIGTERM gives the
+# running tasks up to this long, then requeues them. atomfleet's SoftShutdown worker step runs it
+# from the event loop and stops as soon as no task is left (soft_shutdown.py); Celery's own soft
+# wait sleeps the whole window inside the signal handler, idle or busy, so it stays off.
+ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT = float(env_int("ATOMFLEET_SOFT_SHUTDOWN_TIMEOUT", 0, minimum=0))
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 0.0
+CELERY_WORKER_ENABLE_SOFT_SHUTDOWN_ON_IDLE = False
 
 # Beat runs the maintenance jobs in its own process (see services/orchestrator/beat.py): they are
 # never queued behind long runs.

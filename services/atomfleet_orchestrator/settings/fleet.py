@@ -18,6 +18,8 @@ ATOMFLEET_INLINE_RESULT_MAX_BYTES = env_int("ATOMFLEET_INLINE_RESULT_MAX_BYTES",
 ATOMFLEET_MAX_REQUEST_BYTES = env_int("ATOMFLEET_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 ATOMFLEET_MAX_UPLOAD_BYTES = env_int("ATOMFLEET_MAX_UPLOAD_BYTES", 104_857_600, minimum=1024)
 ATOMFLEET_PROGRESS_INTERVAL = env_float("ATOMFLEET_PROGRESS_INTERVAL", 1.0, minimum=0)
+# Steps one workflow may have (docs/workflows.md); a bigger one is refused at submit with 400.
+ATOMFLEET_WORKFLOW_MAX_STEPS = env_int("ATOMFLEET_WORKFLOW_MAX_STEPS", 1000, minimum=1)
 
 # Run lifecycle deadlines (docs/lifecycle.md). Every one is enforced by beat from the database's
 # view and clock; contradictory values refuse to start, naming both.

@@ -11,7 +11,8 @@
 
 Typed results (frozen dataclasses), one error hierarchy (``ClientError``), retries with
 exponential backoff and jitter for what is safe to repeat (see ``Retries``), ``wait()``,
-streaming ``upload()``/``download()``, batch submission and cursor pages. Needs only httpx:
+streaming ``upload()``/``download()``, batch submission, cursor pages and workflows (DAGs of
+steps across queues: ``submit_workflow``, ``wait_workflow``, docs/workflows.md). Needs only httpx:
 the client never imports Django, Celery or the orchestrator. docs/client.md has the guide.
 """
 
@@ -30,9 +31,11 @@ from atomfleet.client._errors import (
     Unauthenticated,
     UnsupportedMediaType,
     WaitTimeout,
+    WorkflowWaitTimeout,
 )
 from atomfleet.client._events import Event
 from atomfleet.client._models import (
+    STEP_TERMINAL_STATUSES,
     TERMINAL_STATUSES,
     Artifact,
     AtomInfo,
@@ -44,12 +47,17 @@ from atomfleet.client._models import (
     Run,
     RunFailure,
     RunResult,
+    Step,
     Upload,
+    Workflow,
+    WorkflowFailure,
+    WorkflowStep,
 )
 from atomfleet.client._retry import Retries, RetryEvent
 from atomfleet.client._sync import Client
 
 __all__ = [
+    "STEP_TERMINAL_STATUSES",
     "TERMINAL_STATUSES",
     "ApiError",
     "Artifact",
@@ -75,9 +83,14 @@ __all__ = [
     "RunResult",
     "ServerError",
     "ServiceUnavailable",
+    "Step",
     "TransportError",
     "Unauthenticated",
     "UnsupportedMediaType",
     "Upload",
     "WaitTimeout",
+    "Workflow",
+    "WorkflowFailure",
+    "WorkflowStep",
+    "WorkflowWaitTimeout",
 ]

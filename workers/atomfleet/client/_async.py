@@ -21,7 +21,7 @@ from atomfleet.client._base import (
     upload_parts,
 )
 from atomfleet.client._calls import Call
-from atomfleet.client._errors import WaitTimeout
+from atomfleet.client._errors import WaitTimeout, WorkflowWaitTimeout
 from atomfleet.client._events import STREAM_PATH, Event, SseParser, stream_params
 from atomfleet.client._models import (
     Artifact,
@@ -31,7 +31,9 @@ from atomfleet.client._models import (
     Page,
     Run,
     RunResult,
+    Step,
     Upload,
+    Workflow,
 )
 from atomfleet.client._retry import Retries, RetryEvent, retry_after, transport_retryable
 
@@ -154,6 +156,50 @@ class AsyncClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WaitTimeout(run, timeout)
+            await asyncio.sleep(min(interval, left))
+            interval = next_poll(interval, max_poll_interval)
+
+    # -- workflows (docs/workflows.md) ---------------------------------------------------------
+    async def submit_workflow(self, steps: Iterable[Step | Mapping[str, Any]], *, on_failure: str | None = None,
+                              idempotency_key: str | None = None) -> Workflow:
+        return await self._call(_calls.submit_workflow(steps, on_failure, idempotency_key))
+
+    async def get_workflow(self, workflow_id: str) -> Workflow:
+        return await self._call(_calls.workflow(workflow_id))
+
+    async def list_workflows(self, *, status: str | None = None, limit: int | None = None,
+                             cursor: str | None = None) -> Page[Workflow]:
+        return await self._call(_calls.workflows(status=status, limit=limit, cursor=cursor))
+
+    async def iter_workflows(self, *, status: str | None = None, page_size: int | None = None) -> AsyncIterator[Workflow]:
+        cursor: str | None = None
+        while True:
+            page = await self.list_workflows(status=status, limit=page_size, cursor=cursor)
+            for workflow in page.items:
+                yield workflow
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def cancel_workflow(self, workflow_id: str) -> Workflow:
+        return await self._call(_calls.cancel_workflow(workflow_id))
+
+    async def retry_workflow(self, workflow_id: str) -> Workflow:
+        return await self._call(_calls.retry_workflow(workflow_id))
+
+    async def wait_workflow(self, workflow_id: str, timeout: float = 3600.0, *, poll_interval: float = 0.2,
+                            max_poll_interval: float = 5.0, on_update: Callable[[Workflow], None] | None = None) -> Workflow:
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            workflow = await self.get_workflow(workflow_id)
+            if on_update is not None:
+                on_update(workflow)
+            if workflow.is_terminal:
+                return workflow
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkflowWaitTimeout(workflow, timeout)
             await asyncio.sleep(min(interval, left))
             interval = next_poll(interval, max_poll_interval)
 

@@ -14,7 +14,17 @@ from urllib.parse import quote
 import httpx
 
 from atomfleet.client._errors import ApiError, error_for
-from atomfleet.client._models import AtomInfo, BatchItem, BatchResult, Page, Run, RunResult, Upload
+from atomfleet.client._models import (
+    AtomInfo,
+    BatchItem,
+    BatchResult,
+    Page,
+    Run,
+    RunResult,
+    Step,
+    Upload,
+    Workflow,
+)
 from atomfleet.client._retry import retry_after
 
 T = TypeVar("T")
@@ -75,6 +85,40 @@ def cancel(run_id: str) -> Call[Run]:
 
 def result(run_id: str) -> Call[RunResult]:
     return Call("GET", f"{API}/runs/{_segment(str(run_id))}/result", RunResult.from_json, safe=True)
+
+
+def submit_workflow(steps: Iterable[Step | Mapping[str, Any]], on_failure: str | None,
+                    idempotency_key: str | None) -> Call[Workflow]:
+    body: dict[str, Any] = {"steps": [s.to_json() if isinstance(s, Step) else dict(s) for s in steps]}
+    if on_failure is not None:
+        body["on_failure"] = on_failure
+    if idempotency_key is not None:
+        body["idempotency_key"] = idempotency_key
+    return Call("POST", f"{API}/workflows", Workflow.from_json, ok=(200, 202), json=body,
+                safe=idempotency_key is not None)
+
+
+def workflow(workflow_id: str) -> Call[Workflow]:
+    return Call("GET", f"{API}/workflows/{_segment(str(workflow_id))}", Workflow.from_json, safe=True)
+
+
+def workflows(*, status: str | None, limit: int | None, cursor: str | None) -> Call[Page[Workflow]]:
+    params = {"status": status, "limit": limit, "cursor": cursor}
+    return Call("GET", f"{API}/workflows", Page.of_workflows,
+                params={k: v for k, v in params.items() if v is not None}, safe=True)
+
+
+def cancel_workflow(workflow_id: str) -> Call[Workflow]:
+    # Like a run's cancel: asking again while the workflow is being cancelled changes nothing.
+    return Call("POST", f"{API}/workflows/{_segment(str(workflow_id))}/cancel", Workflow.from_json,
+                ok=(200, 202), safe=True)
+
+
+def retry_workflow(workflow_id: str) -> Call[Workflow]:
+    # Not repeated after a lost answer: had the first retry already ended again, a second would
+    # re-run its failed steps once more.
+    return Call("POST", f"{API}/workflows/{_segment(str(workflow_id))}/retry", Workflow.from_json,
+                ok=(200, 202))
 
 
 UPLOAD_PATH = f"{API}/files"

@@ -4,12 +4,15 @@
     ├── TransportError              no HTTP answer (connection refused, dropped, timed out),
     │                               after the retries the request allowed; http_status 0
     ├── WaitTimeout                 ``wait()`` gave up; ``run`` is the last state seen
+    ├── WorkflowWaitTimeout         ``wait_workflow()`` gave up; ``workflow`` is the last state seen
     └── ApiError                    the API answered with an error body
-        ├── BadRequest              400  invalid_args, invalid_request, invalid_batch, ...
+        ├── BadRequest              400  invalid_args, invalid_request, invalid_batch,
+        │                                invalid_workflow, ...
         ├── Unauthenticated         401  unauthenticated
         ├── Forbidden               403
-        ├── NotFound                404  unknown_atom, run_not_found, artifact_not_found, ...
-        ├── Conflict                409  idempotency_conflict, result_not_ready, run_finished
+        ├── NotFound                404  unknown_atom, run_not_found, workflow_not_found, ...
+        ├── Conflict                409  idempotency_conflict, result_not_ready, run_finished,
+        │                                a workflow already ended (cancel) or still running (retry)
         ├── PayloadTooLarge         413  payload_too_large, batch_too_large
         ├── UnsupportedMediaType    415
         ├── ServiceUnavailable      503  database_unavailable, ... (``retry_after`` seconds)
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from atomfleet.errors import AtomfleetError
 
 if TYPE_CHECKING:
-    from atomfleet.client._models import Run
+    from atomfleet.client._models import Run, Workflow
 
 __all__ = [
     "ApiError",
@@ -39,6 +42,7 @@ __all__ = [
     "Unauthenticated",
     "UnsupportedMediaType",
     "WaitTimeout",
+    "WorkflowWaitTimeout",
     "error_for",
 ]
 
@@ -66,6 +70,17 @@ class WaitTimeout(ClientError, TimeoutError):
             "wait_timeout", f"run {run.id} still {run.status} after {timeout:g}s", details={"status": run.status}
         )
         self.run = run
+
+
+class WorkflowWaitTimeout(ClientError, TimeoutError):
+    """``wait_workflow()`` ran out of time before the workflow ended."""
+
+    def __init__(self, workflow: Workflow, timeout: float) -> None:
+        super().__init__(
+            "wait_timeout", f"workflow {workflow.id} still {workflow.status} after {timeout:g}s",
+            details={"status": workflow.status},
+        )
+        self.workflow = workflow
 
 
 class ApiError(ClientError):

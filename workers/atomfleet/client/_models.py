@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
+    "STEP_TERMINAL_STATUSES",
     "TERMINAL_STATUSES",
     "Artifact",
     "AtomInfo",
@@ -23,7 +24,11 @@ __all__ = [
     "Run",
     "RunFailure",
     "RunResult",
+    "Step",
     "Upload",
+    "Workflow",
+    "WorkflowFailure",
+    "WorkflowStep",
 ]
 
 T = TypeVar("T")
@@ -72,6 +77,8 @@ class Run:
     worker: str
     url: str
     result_url: str
+    workflow_id: str | None = None  # set when the run is a step of a workflow
+    step: str = ""  # that step's name
 
     @property
     def is_terminal(self) -> bool:
@@ -96,6 +103,7 @@ class Run:
             started_at=_when(data.get("started_at")), finished_at=_when(data.get("finished_at")),
             next_attempt_at=_when(data.get("next_attempt_at")), heartbeat_at=_when(data.get("heartbeat_at")),
             worker=data.get("worker", ""), url=data.get("url", ""), result_url=data.get("result_url", ""),
+            workflow_id=data.get("workflow_id"), step=data.get("step") or "",
         )
 
 
@@ -196,6 +204,13 @@ class Page(Generic[T]):
             tuple(Run.from_json(r) for r in data["results"]), _cursor(data.get("next")), _cursor(data.get("previous"))
         )
 
+    @classmethod
+    def of_workflows(cls, data: Mapping[str, Any]) -> Page[Workflow]:
+        return Page(
+            tuple(Workflow.from_json(w) for w in data["results"]), _cursor(data.get("next")),
+            _cursor(data.get("previous")),
+        )
+
 
 @dataclass(frozen=True)
 class BatchItem:
@@ -228,3 +243,116 @@ class BatchResult:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> BatchResult:
         return cls(tuple(BatchEntry(Run.from_json(e["run"]), bool(e["created"])) for e in data["results"]))
+
+
+# -- workflows ---------------------------------------------------------------------------------
+#: A step in one of these states changes no more (until the workflow is retried).
+STEP_TERMINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled", "skipped"})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a workflow to submit: an atom, its args and the steps it runs after.
+
+    ``after`` takes step names or ``Step`` objects. ``run_if`` is ``all_succeeded`` (the default:
+    the step is skipped when a parent did not succeed) or ``all_done`` (cleanup and report steps).
+    An argument can be part of an ancestor's result: ``validate.output("/report_artifact")``.
+    """
+
+    name: str
+    atom: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    after: tuple[str | Step, ...] | list[str | Step] = ()
+    run_if: str | None = None
+
+    def output(self, pointer: str = "") -> dict[str, str]:
+        """A placeholder for the part of this step's result at a JSON pointer (RFC 6901)."""
+        return {"$from": self.name, "pointer": pointer}
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": self.name, "atom": self.atom, "args": dict(self.args)}
+        if self.after:
+            body["after"] = [p.name if isinstance(p, Step) else p for p in self.after]
+        if self.run_if is not None:
+            body["run_if"] = self.run_if
+        return body
+
+
+@dataclass(frozen=True)
+class WorkflowFailure:
+    """The first step that failed (``Workflow.error``)."""
+
+    step: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class WorkflowStep:
+    name: str
+    atom: str
+    queue: str
+    status: str  # pending|queued|running|retrying|succeeded|failed|cancelled|skipped
+    run_id: str | None  # the step's current run (a retried workflow gives re-run steps new runs)
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in STEP_TERMINAL_STATUSES
+
+    @property
+    def seconds(self) -> float | None:
+        """How long the step's run ran, once it has finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WorkflowStep:
+        return cls(
+            name=data["name"], atom=data["atom"], queue=data.get("queue", ""), status=data["status"],
+            run_id=data.get("run_id"), attempts=int(data.get("attempts") or 0),
+            started_at=_when(data.get("started_at")), finished_at=_when(data.get("finished_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A workflow and its steps in submit order (a list page may carry no steps)."""
+
+    id: str
+    status: str  # running|succeeded|failed|cancelled
+    on_failure: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: WorkflowFailure | None
+    steps: tuple[WorkflowStep, ...]
+    idempotency_key: str | None = None
+    url: str = ""
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+    def step(self, name: str) -> WorkflowStep:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"workflow {self.id} has no step {name!r}")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Workflow:
+        error = data.get("error")
+        return cls(
+            id=data["id"], status=data["status"], on_failure=data.get("on_failure", ""),
+            created_at=datetime.fromisoformat(data["created_at"]), finished_at=_when(data.get("finished_at")),
+            error=WorkflowFailure(error.get("step", ""), error["code"], error.get("message", "")) if error else None,
+            steps=tuple(WorkflowStep.from_json(s) for s in data.get("steps") or ()),
+            idempotency_key=data.get("idempotency_key"), url=data.get("url", ""),
+        )

@@ -20,7 +20,7 @@ from atomfleet.client._base import (
     upload_parts,
 )
 from atomfleet.client._calls import Call
-from atomfleet.client._errors import WaitTimeout
+from atomfleet.client._errors import WaitTimeout, WorkflowWaitTimeout
 from atomfleet.client._events import STREAM_PATH, Event, SseParser, stream_params
 from atomfleet.client._models import (
     Artifact,
@@ -30,7 +30,9 @@ from atomfleet.client._models import (
     Page,
     Run,
     RunResult,
+    Step,
     Upload,
+    Workflow,
 )
 from atomfleet.client._retry import Retries, RetryEvent, retry_after, transport_retryable
 
@@ -158,6 +160,60 @@ class Client:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise WaitTimeout(run, timeout)
+            time.sleep(min(interval, left))
+            interval = next_poll(interval, max_poll_interval)
+
+    # -- workflows (docs/workflows.md) ---------------------------------------------------------
+    def submit_workflow(self, steps: Iterable[Step | Mapping[str, Any]], *, on_failure: str | None = None,
+                        idempotency_key: str | None = None) -> Workflow:
+        """Submit a DAG of steps (``Step`` objects or the API's step objects); ``on_failure`` is
+        ``fail_fast`` (the server's default) or ``finish_branches``. With an idempotency key it is
+        retried safely and the same key returns the same workflow."""
+        return self._call(_calls.submit_workflow(steps, on_failure, idempotency_key))
+
+    def get_workflow(self, workflow_id: str) -> Workflow:
+        """The workflow and its steps, in submit order (the same as ``workflow()``)."""
+        return self._call(_calls.workflow(workflow_id))
+
+    def list_workflows(self, *, status: str | None = None, limit: int | None = None,
+                       cursor: str | None = None) -> Page[Workflow]:
+        """One page of workflows, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
+        return self._call(_calls.workflows(status=status, limit=limit, cursor=cursor))
+
+    def iter_workflows(self, *, status: str | None = None, page_size: int | None = None) -> Iterator[Workflow]:
+        cursor: str | None = None
+        while True:
+            page = self.list_workflows(status=status, limit=page_size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def cancel_workflow(self, workflow_id: str) -> Workflow:
+        """Cancel every step: pending and queued steps end at once, running ones are asked to stop;
+        the workflow ends ``cancelled`` once every step has ended."""
+        return self._call(_calls.cancel_workflow(workflow_id))
+
+    def retry_workflow(self, workflow_id: str) -> Workflow:
+        """Run an ended workflow's failed, cancelled and skipped steps again (succeeded steps keep
+        their results); the workflow is ``running`` again. Never resent after a lost answer."""
+        return self._call(_calls.retry_workflow(workflow_id))
+
+    def wait_workflow(self, workflow_id: str, timeout: float = 3600.0, *, poll_interval: float = 0.2,
+                      max_poll_interval: float = 5.0, on_update: Callable[[Workflow], None] | None = None) -> Workflow:
+        """Poll until the workflow ends (succeeded, failed or cancelled) and return it;
+        ``WorkflowWaitTimeout`` after ``timeout`` seconds. Polls back off like ``wait()``."""
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            workflow = self.get_workflow(workflow_id)
+            if on_update is not None:
+                on_update(workflow)
+            if workflow.is_terminal:
+                return workflow
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkflowWaitTimeout(workflow, timeout)
             time.sleep(min(interval, left))
             interval = next_poll(interval, max_poll_interval)
 

@@ -20,7 +20,7 @@ from atomfleet.metrics._process import install_value_class  # noqa: E402
 
 install_value_class()
 
-from atomfleet.metrics._env import declared_queues, metrics_port, wipe_multiproc_dir  # noqa: E402
+from atomfleet.metrics._env import declared_queues, metrics_host, metrics_port, wipe_multiproc_dir  # noqa: E402
 from atomfleet.metrics._process import set_identifier  # noqa: E402
 from atomfleet.metrics._redis import QueueStats, RedisQueueStats  # noqa: E402
 from atomfleet.metrics._series import known_exceptions, precreate_publisher  # noqa: E402
@@ -45,6 +45,7 @@ __all__ = [
     "declared_queues",
     "install_worker_metrics",
     "known_exceptions",
+    "metrics_host",
     "metrics_port",
     "precreate_publisher",
     "publisher_hostname",

@@ -19,6 +19,7 @@ __all__ = [
     "declared_queues",
     "new_series_delay",
     "ensure_multiproc_dir",
+    "metrics_host",
     "metrics_port",
     "wipe_multiproc_dir",
 ]
@@ -63,6 +64,12 @@ def wipe_multiproc_dir(kind: str = "group") -> str:
     os.makedirs(path)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     return path
+
+
+def metrics_host() -> str:
+    """Address the worker's and beat's metrics servers bind (``ATOMFLEET_METRICS_HOST``): every
+    interface in a pod, where Prometheus scrapes the pod IP; loopback for ``atomfleet dev``."""
+    return os.environ.get("ATOMFLEET_METRICS_HOST") or "0.0.0.0"
 
 
 def metrics_port() -> int:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from atomfleet.metrics import definitions as m
-from atomfleet.metrics._env import metrics_port, new_series_delay, wipe_multiproc_dir
+from atomfleet.metrics._env import metrics_host, metrics_port, new_series_delay, wipe_multiproc_dir
 from atomfleet.metrics._process import current_identifier, set_identifier
 from atomfleet.metrics._redis import PUBLISHED_AT_HEADER, RedisQueueStats
 from atomfleet.metrics._reporter import WorkerReporter
@@ -187,8 +187,8 @@ def _on_worker_init(sender: Any = None, **_: Any) -> None:
     port = metrics_port()
     if port:
         try:
-            _state.server = start_http_server(port, registry=build_worker_registry())
-            log.info("worker metrics on :%d/metrics (multiprocess folder %s)", port, path)
+            _state.server = start_http_server(port, metrics_host(), registry=build_worker_registry())
+            log.info("worker metrics on %s:%d/metrics (multiprocess folder %s)", metrics_host(), port, path)
         except OSError as exc:
             log.error("cannot serve worker metrics on port %d: %s", port, exc)
     if _state.stats is not None:

@@ -92,8 +92,9 @@ class ConsumerProbes(bootsteps.StartStopStep):
         self.tref = c.timer.call_repeatedly(_files.tick_interval(), self._tick, (c,), priority=0)
 
     def _tick(self, c: Any) -> None:
-        _files.touch(_files.liveness_path(), f"{_Phase.CONSUMING} {time.time():.3f}\n")
-        _set_ready(_consuming(c))
+        _files.touch(_files.liveness_path(), f"{_state.phase} {time.time():.3f}\n")
+        # A soft shutdown keeps the loop (and this timer) running after worker_shutting_down.
+        _set_ready(_state.phase == _Phase.CONSUMING and _consuming(c))
 
     def _cancel(self) -> None:
         if self.tref is not None:

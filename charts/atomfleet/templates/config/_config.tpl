@@ -29,9 +29,11 @@ condition of the Secret template that creates it.
 {{- end -}}
 {{- end -}}
 
-{{/* ATOMFLEET_ALLOWED_HOSTS: the configured hosts plus the API Service's DNS names (in-cluster
-clients and the `helm test` Pods call it by name), unless any host is allowed. Kubelet probes and
-Prometheus scrapes need no entry (probes skip host validation; metrics have their own port). */}}
+{{/* ATOMFLEET_ALLOWED_HOSTS: the configured hosts (none by default), the Ingress hosts when the
+Ingress is enabled, the API Service's DNS names (in-cluster clients and the `helm test` Pods call it
+by name) and the loopback names (`kubectl port-forward`, as NOTES.txt says) — unless `*` is
+configured, which turns host validation off. Kubelet probes and Prometheus scrapes need no entry
+(probes skip host validation; metrics have their own port). */}}
 {{- define "atomfleet.config.allowedHosts" -}}
 {{- $hosts := list -}}
 {{- range splitList "," .Values.config.allowedHosts -}}
@@ -40,9 +42,15 @@ Prometheus scrapes need no entry (probes skip host validation; metrics have thei
 {{- if has "*" $hosts -}}
 *
 {{- else -}}
+{{- if .Values.api.ingress.enabled -}}
+{{- range .Values.api.ingress.hosts -}}
+{{- if .host }}{{ $hosts = append $hosts .host }}{{ end -}}
+{{- end -}}
+{{- end -}}
 {{- $svc := include "atomfleet.api.name" . -}}
 {{- $ns := .Release.Namespace -}}
 {{- $hosts = concat $hosts (list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.%s" $svc $ns .Values.clusterDomain)) -}}
+{{- $hosts = concat $hosts (list "localhost" "127.0.0.1" "[::1]") -}}
 {{- join "," (uniq $hosts) -}}
 {{- end -}}
 {{- end -}}
@@ -67,6 +75,7 @@ ATOMFLEET_MAX_REDISPATCHES: {{ int $c.maxRedispatches | toString | quote }}
 ATOMFLEET_TASK_EVENTS: {{ .Values.flower.enabled | toString | quote }}
 ATOMFLEET_INLINE_RESULT_MAX_BYTES: {{ int $c.inlineResultMaxBytes | toString | quote }}
 ATOMFLEET_MAX_REQUEST_BYTES: {{ int $c.maxRequestBytes | toString | quote }}
+ATOMFLEET_WORKFLOW_MAX_STEPS: {{ int $c.workflowMaxSteps | toString | quote }}
 ATOMFLEET_MAX_UPLOAD_BYTES: {{ int $c.maxUploadBytes | toString | quote }}
 ATOMFLEET_LIVENESS_MAX_AGE: {{ int $c.livenessMaxAge | toString | quote }}
 ATOMFLEET_API_PORT: {{ int .Values.ports.api | toString | quote }}

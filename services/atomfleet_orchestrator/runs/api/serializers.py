@@ -128,13 +128,16 @@ class RunSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     result_url = serializers.SerializerMethodField()
+    workflow_id = serializers.UUIDField(
+        allow_null=True, read_only=True, help_text="the workflow this run is a step of (null: a single run)")
+    step = serializers.CharField(read_only=True, help_text="its step's name in that workflow (\"\": a single run)")
 
     class Meta:
         model = AtomRun
         fields = [
             "id", "url", "atom", "queue", "status", "args", "idempotency_key", "created_by",
             "progress", "error", "attempts", "max_attempts", "next_attempt_at", "cancel_requested",
-            "celery_task_id", "worker",
+            "celery_task_id", "worker", "workflow_id", "step",
             "created_at", "started_at", "finished_at", "heartbeat_at", "result_url",
         ]
         read_only_fields = fields

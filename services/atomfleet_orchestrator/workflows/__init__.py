@@ -1,0 +1,1 @@
+"""Workflows: DAGs of atom runs whose state the database owns (docs/workflows.md)."""
