@@ -143,3 +143,15 @@ def test_pruning_deletes_only_expired_events_in_bounded_batches() -> None:
         second = prune_events(batch_size=5, max_batches=3)
         assert (second.deleted, second.batches, second.more) == (8, 2, False)
     assert _numbers(list(Event.objects.order_by("id"))) == [23, 24]
+
+
+def test_nothing_but_events_log_writes_events() -> None:
+    """One writer: no other module inserts events (no second path that could disagree)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "services" / "atomfleet_orchestrator"
+    writers = re.compile(r"Event\.objects\.(create|bulk_create|get_or_create|update_or_create)|INSERT INTO events_event|Event\(")
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
+                 if "migrations" not in p.parts and p.name != "log.py" and writers.search(p.read_text())]
+    assert offenders == []

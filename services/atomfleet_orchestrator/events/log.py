@@ -3,7 +3,7 @@
 ``emit`` writes an event whose data the caller has (a submission); ``emit_run`` writes one that
 describes a run row as the same transaction just wrote it (a transition), in one INSERT … SELECT:
 the event can never disagree with the row, and the transition needs no extra round trip to learn
-the run's tenant or attempt. Nothing else inserts into the table (tests/test_architecture.py).
+the run's tenant or attempt. Nothing else inserts into the table (tests/events/test_log.py checks).
 
 Ids (PostgreSQL): ``txid << 20 | n`` — the writing transaction's id (``pg_current_xact_id()``,
 64-bit, never wraps) and the event's number within it. Readers page by id and only read below the
