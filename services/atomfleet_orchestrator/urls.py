@@ -15,6 +15,7 @@ urlpatterns = [
         name="openapi-schema",
     ),
     path("api/v1/", include("atomfleet_orchestrator.runs.api.urls")),
+    path("api/v1/", include("atomfleet_orchestrator.events.api.urls")),
     path("api/v1/", include("atomfleet_orchestrator.workflows.api.urls")),
 ]
 

@@ -82,6 +82,7 @@ class Fleet:
     token: str = field(default="", init=False)
     metrics_urls: dict[str, str] = field(default_factory=dict, init=False)
     api_metrics_url: str = field(default="", init=False)
+    events_url: str = field(default="", init=False)
     redis_url: str = field(default_factory=lambda: os.environ.get("REDIS_URL", ""), init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
@@ -109,7 +110,15 @@ class Fleet:
         self.api_url = f"http://127.0.0.1:{port}"
         api_metrics_port = free_port()  # the API serves /metrics on a port of its own
         self.api_metrics_url = f"http://127.0.0.1:{api_metrics_port}/metrics"
+        # The SSE stream listens apart from the API (an Ingress joins them in a cluster); SQLite has
+        # no LISTEN/NOTIFY, so it polls the event table often.
+        events_port = free_port()
+        self.events_url = f"http://127.0.0.1:{events_port}"
+        self._spawn("events", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "events"],
+                    ATOMFLEET_EVENTS_HOST="127.0.0.1", ATOMFLEET_EVENTS_PORT=str(events_port),
+                    ATOMFLEET_METRICS_PORT=str(free_port()), ATOMFLEET_EVENTS_POLL_SECONDS="0.25")
         self._spawn("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"],
+                    ATOMFLEET_EVENTS_URL=self.events_url,
                     ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(port), ATOMFLEET_API_WORKERS="2",
                     ATOMFLEET_METRICS_PORT=str(api_metrics_port),
                     PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "api"))
@@ -218,7 +227,7 @@ class Fleet:
         while time.monotonic() < deadline:
             self.check_alive()
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
+                if all(httpx.get(f"{url}/readyz", timeout=1).status_code == 200 for url in (self.api_url, self.events_url)):
                     return
             time.sleep(0.2)
         raise FleetError(f"the API did not become ready within {timeout:.0f}s")

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "atomfleet_orchestrator.tenancy",
     "atomfleet_orchestrator.atoms",
     "atomfleet_orchestrator.runs",
+    "atomfleet_orchestrator.events",
     "atomfleet_orchestrator.workflows",
 ]
 

@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from atomfleet.queues import celery_queues
 from atomfleet_orchestrator.envconfig import env_bool, env_float, env_int, env_str
+from atomfleet_orchestrator.settings.events import ATOMFLEET_EVENT_PRUNE_INTERVAL
 from atomfleet_orchestrator.settings.fleet import (
     ATOMFLEET_DISPATCH_INTERVAL,
     ATOMFLEET_QUEUES,
@@ -115,5 +116,9 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-runs": {
         "task": "atomfleet.maintenance.reconcile",
         "schedule": float(ATOMFLEET_RECONCILE_INTERVAL),
+    },
+    "prune-events": {
+        "task": "atomfleet.maintenance.prune_events",
+        "schedule": float(ATOMFLEET_EVENT_PRUNE_INTERVAL),
     },
 }
