@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 IN_PROCESS_TASKS = frozenset({
     "atomfleet.maintenance.dispatch_outbox", "atomfleet.maintenance.reconcile", "atomfleet.maintenance.prune_events",
+    "atomfleet.maintenance.webhooks",
 })
 
 

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "atomfleet_orchestrator.runs",
     "atomfleet_orchestrator.events",
     "atomfleet_orchestrator.workflows",
+    "atomfleet_orchestrator.webhooks",
 ]
 
 MIDDLEWARE = [
