@@ -62,7 +62,7 @@ def update(endpoint: WebhookEndpoint, changes: dict[str, Any]) -> WebhookEndpoin
         changes["disabled_reason"] = ""
     for name, value in changes.items():
         setattr(endpoint, name, value)
-    endpoint.updated_at = Now()  # type: ignore[assignment]
+    endpoint.updated_at = Now()
     endpoint.save(update_fields=[*changes, "updated_at"])
     endpoint.refresh_from_db()
     return endpoint
@@ -75,7 +75,7 @@ def rotate_secret(endpoint: WebhookEndpoint) -> WebhookEndpoint:
         locked = WebhookEndpoint.objects.select_for_update().get(id=endpoint.id)
         locked.previous_secret, locked.secret = locked.secret, new_secret()
         locked.previous_secret_until = timezone.now() + timedelta(seconds=grace) if grace else None
-        locked.updated_at = Now()  # type: ignore[assignment]
+        locked.updated_at = Now()
         locked.save(update_fields=["previous_secret", "secret", "previous_secret_until", "updated_at"])
     locked.refresh_from_db()
     return locked

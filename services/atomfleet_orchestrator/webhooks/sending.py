@@ -203,6 +203,7 @@ def _record(delivery: WebhookDelivery, answer: _Answer) -> str:
         "last_latency_ms": None if answer.latency is None else round(answer.latency * 1000),
         "last_error": answer.error[:500], "lease_until": None, "published_at": None,
     }
+    changes: dict[str, Any]
     if answer.result == "success":
         status, changes = DeliveryStatus.DELIVERED, {"delivered_at": Now()}
     elif answer.result == "gone":

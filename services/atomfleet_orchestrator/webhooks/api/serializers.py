@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import URLValidator
 from rest_framework import serializers
 
 from atomfleet_orchestrator.http.schema import StrictSerializer
@@ -24,14 +25,19 @@ class _Events(serializers.ListField):
         return list(dict.fromkeys(patterns))
 
 
+def _url(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(max_length=2000, validators=[URLValidator(schemes=["http", "https"])],
+                                 help_text="http(s) URL the events are POSTed to", **kwargs)
+
+
 class WebhookCreateSerializer(StrictSerializer):
-    url = serializers.URLField(max_length=2000, help_text="http(s) URL the events are POSTed to")
+    url = _url()
     events = _Events()
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class WebhookUpdateSerializer(StrictSerializer):
-    url = serializers.URLField(max_length=2000, required=False)
+    url = _url(required=False)
     events = _Events(required=False)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True)
     enabled = serializers.BooleanField(
@@ -76,7 +82,7 @@ class DeliverySerializer(serializers.ModelSerializer):
     def get_next_attempt_at(self, delivery: WebhookDelivery) -> str | None:
         if delivery.status != DeliveryStatus.PENDING:
             return None
-        return serializers.DateTimeField().to_representation(delivery.next_attempt_at)  # type: ignore[no-any-return]
+        return serializers.DateTimeField().to_representation(delivery.next_attempt_at)
 
 
 class ReplaySerializer(StrictSerializer):

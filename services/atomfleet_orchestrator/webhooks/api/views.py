@@ -107,7 +107,7 @@ class DeliveryPagination(RunCursorPagination):
                                       description="only deliveries in this status")],
     responses={200: DeliverySerializer(many=True), **error_responses(400)},
 )
-class DeliveryList(ListAPIView):  # type: ignore[type-arg]
+class DeliveryList(ListAPIView):
     serializer_class = DeliverySerializer
     pagination_class = DeliveryPagination
 
