@@ -83,6 +83,9 @@ Called once, from config/config-configmap.yaml.
 {{- if not (hasKey $queues "default") -}}
 {{- $errors = append $errors "workers.queues.default is missing: it is Celery's default queue and every process refuses to start without it (scale it to zero instead)" -}}
 {{- end -}}
+{{- if hasKey $queues "webhooks" -}}
+{{- $errors = append $errors "workers.queues.webhooks: `webhooks` is the webhook senders' own queue (set webhooks.worker instead); name atom queues otherwise" -}}
+{{- end -}}
 {{- $visibility := int $v.config.visibilityTimeout -}}
 {{- range $name, $q := $queues -}}
 {{- $p := printf "workers.queues.%s" $name -}}

@@ -22,7 +22,7 @@ from typing import IO
 
 import httpx
 
-from atomfleet.queues import declared_queues
+from atomfleet.queues import SERVICE_QUEUES, declared_queues
 
 __all__ = ["Fleet", "FleetError"]
 
@@ -91,6 +91,8 @@ class Fleet:
         env.setdefault("DATABASE_URL", f"sqlite:///{self.data_dir / 'dev.sqlite3'}")
         env.setdefault("ATOMFLEET_STORAGE_LOCAL_ROOT", str(self.data_dir / "storage"))
         env["ATOMFLEET_QUEUES"] = json.dumps(list(self.queues))
+        # Webhooks to a receiver on this machine, and nowhere else private (docs/events.md).
+        env.setdefault("ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env.update(extra)
@@ -128,7 +130,7 @@ class Fleet:
                                          f"--pidfile={self.data_dir / 'beat.pid'}"),
                     ATOMFLEET_METRICS_PORT=str(beat_metrics_port),
                     PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "beat"))
-        for queue in self.queues:
+        for queue in (*self.queues, *SERVICE_QUEUES):  # the service's queues too: webhook senders
             metrics_port = free_port()
             self.metrics_urls[queue] = f"http://127.0.0.1:{metrics_port}/metrics"
             self._spawn(

@@ -64,6 +64,7 @@ ATOMFLEET_FORWARDED_ALLOW_IPS: {{ join "," .Values.api.forwardedAllowIps | quote
 ATOMFLEET_LOG_FORMAT: {{ $c.logFormat | quote }}
 ATOMFLEET_LOG_LEVEL: {{ $c.logLevel | quote }}
 ATOMFLEET_QUEUES: {{ include "atomfleet.config.queueList" . | quote }}
+ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS: {{ join "," .Values.webhooks.allowedNetworks | quote }}
 ATOMFLEET_VISIBILITY_TIMEOUT: {{ int $c.visibilityTimeout | toString | quote }}
 ATOMFLEET_HEARTBEAT_SECONDS: {{ int $c.heartbeatSeconds | toString | quote }}
 ATOMFLEET_STALE_AFTER_SECONDS: {{ int $c.staleAfterSeconds | toString | quote }}
