@@ -14,7 +14,7 @@ commits after a larger one was read. Each round therefore
 3. moves the cursor to the largest checkpoint ``head`` older than
    ``ATOMFLEET_WEBHOOK_HORIZON_SECONDS``: a transaction that held an id up to it started before
    its ``t``, so it has ended if no event-writing transaction lasts longer than the horizon
-   (they are a few short statements; the horizon is a setting, default 60 s, for a database
+   (they are a few short statements; the horizon is a setting, default 120 s, for a database
    that can stall them longer).
 
 And never repeats one: a delivery is unique per (endpoint, event); meeting an event again (a beat
