@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.generics import ListAPIView
@@ -101,12 +106,13 @@ class DeliveryPagination(RunCursorPagination):
     page_size_query_description = "deliveries per page (1 to 500, default 50)"
 
 
-@extend_schema(
+@extend_schema_view(get=extend_schema(
     operation_id="webhooks_deliveries", tags=["webhooks"], summary="The webhook's delivery log, newest first",
     parameters=[_ID, OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values,
                                       description="only deliveries in this status")],
-    responses={200: DeliverySerializer(many=True), **error_responses(400)},
-)
+    responses={200: DeliverySerializer(many=True),
+               **error_responses(400, e400="`invalid_parameter`: a bad `status`, `limit` or `cursor`")},
+))
 class DeliveryList(ListAPIView):
     serializer_class = DeliverySerializer
     pagination_class = DeliveryPagination
