@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
-from atomfleet_orchestrator.events.models import Event
+from atomfleet_orchestrator.events import log
+from atomfleet_orchestrator.events.models import Event, EventType
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 from atomfleet_orchestrator.webhooks.models import WebhookDelivery
 from tests.support.live_api import database_url
@@ -28,7 +30,6 @@ TIMINGS = {
     "ATOMFLEET_WEBHOOK_LEASE_SECONDS": "4",
     "ATOMFLEET_WEBHOOK_DISPATCH_TIMEOUT": "5",
     "ATOMFLEET_WEBHOOK_INTERVAL": "0.3",
-    "ATOMFLEET_WEBHOOK_HORIZON_SECONDS": "1",
     "ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
 }
 
@@ -71,9 +72,8 @@ def emit() -> Callable[..., Event]:
     """Insert an event row as the event log's writer does (the input of webhooks)."""
 
     def insert(tenant: Tenant, type_: str, **data: Any) -> Event:
-        import uuid
-
-        return Event.objects.create(tenant=tenant, type=type_, run_id=uuid.uuid4(), data={"status": type_[4:], **data})
+        log.emit(EventType(type_), tenant_id=tenant.id, run_id=uuid.uuid4(), data={"status": type_[4:], **data})
+        return Event.objects.filter(tenant=tenant).latest("id")  # autocommit: the one just written
 
     return insert
 

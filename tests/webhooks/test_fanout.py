@@ -3,28 +3,23 @@ the sender task's function called as a worker calls it."""
 
 from __future__ import annotations
 
-import time
+import threading
+import uuid
 from typing import Any
 
-import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
+from atomfleet_orchestrator.events import log, read
+from atomfleet_orchestrator.events.models import Event, EventType
 from atomfleet_orchestrator.tenancy.models import Tenant
 from atomfleet_orchestrator.webhooks import fanout
 from atomfleet_orchestrator.webhooks.models import FanoutCursor, WebhookDelivery, WebhookEndpoint
 from atomfleet_orchestrator.webhooks.sending import deliver
 from atomfleet_orchestrator.webhooks.signing import new_secret
-from tests.support.live_api import database_url
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def fresh_beat(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A beat process that has not fanned anything out yet."""
-    monkeypatch.setattr(fanout, "_memory", fanout._Memory())
 
 
 def _endpoint(tenant: Tenant, url: str = "http://93.184.215.14/x") -> WebhookEndpoint:
@@ -35,54 +30,76 @@ def _cursor() -> int:
     return FanoutCursor.objects.get(name=fanout.CURSOR).last_event_id
 
 
-def test_an_event_committed_after_a_later_one_is_still_fanned_out(
-    hook_tenant: Any, emit: Any, settings: Any, fresh_beat: None
+def _fanned(endpoint: WebhookEndpoint) -> list[int]:
+    return list(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("event_id").values_list("event_id", flat=True))
+
+
+def test_an_event_committed_after_a_later_one_is_fanned_out_once_and_the_cursor_never_rereads(
+    hook_tenant: Any, emit: Any
 ) -> None:
-    settings.ATOMFLEET_WEBHOOK_HORIZON_SECONDS = 3
     tenant, _ = hook_tenant
     endpoint = _endpoint(tenant)
-    # Given a writer that took event id N and holds its transaction open...
-    with psycopg.connect(database_url(), autocommit=False) as held:
-        held_id = held.execute(
-            "INSERT INTO events_event (tenant_id, type, data, created_at) VALUES (%s, 'run.started', '{}', now()) RETURNING id",
-            [tenant.id],
-        ).fetchone()[0]  # type: ignore[index]
-        # ...while later events commit.
+    # Given a writer that took an event id and holds its transaction open...
+    written, may_commit = threading.Event(), threading.Event()
+
+    def held_writer() -> None:
+        with transaction.atomic():
+            log.emit(EventType.RUN_STARTED, tenant_id=tenant.id, run_id=uuid.uuid4(), data={})
+            written.set()
+            assert may_commit.wait(20)
+        connection.close()
+
+    thread = threading.Thread(target=held_writer)
+    thread.start()
+    try:
+        assert written.wait(10)
+        # ...while later events commit: the fan-out reads only below the open transaction.
         later = [emit(tenant, "run.succeeded").id for _ in range(3)]
-        assert min(later) > held_id
-        for _ in range(5):
-            fanout.fan_out()
-            time.sleep(0.2)
-        fanned = set(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event_id", flat=True))
-        assert fanned == set(later)
-        assert _cursor() < held_id  # the cursor never passes an id that may still commit
-        held.commit()
-    # When it commits, the next round fans it out; once the horizon has passed the cursor moves.
-    fanout.fan_out()
-    assert set(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event_id", flat=True)) == {held_id, *later}
-    time.sleep(3.2)
-    fanout.fan_out()
-    assert _cursor() == max(later)
+        for _ in range(3):
+            assert fanout.fan_out().events == 0
+        assert _fanned(endpoint) == []
+        assert _cursor() == 0
+    finally:
+        may_commit.set()
+        thread.join(10)
+    held_id = Event.objects.get(tenant=tenant, type="run.started").id
+    assert held_id < min(later)
+    # When it commits, one round fans out all four in id order and moves the cursor past them.
+    report = fanout.fan_out()
+    assert (report.events, report.deliveries, report.cursor) == (4, 4, max(later))
+    assert _fanned(endpoint) == [held_id, *later]
+    # Nothing is read again.
+    assert fanout.fan_out().events == 0
 
 
-def test_a_restarted_beat_never_duplicates_and_endpoints_get_only_newer_events(
-    hook_tenant: Any, emit: Any, settings: Any, fresh_beat: None, monkeypatch: pytest.MonkeyPatch
+def test_bounded_rounds_never_duplicate_and_endpoints_get_only_newer_events(
+    hook_tenant: Any, emit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings.ATOMFLEET_WEBHOOK_HORIZON_SECONDS = 60  # the cursor stays behind: a restart reads again
     tenant, _ = hook_tenant
     older = emit(tenant, "run.started")
     endpoint = _endpoint(tenant)
     events = [emit(tenant, "run.succeeded").id for _ in range(4)]
     assert fanout.fan_out(limit=3).events == 3  # bounded batches (the older event counts, matches none)
-    fanout.fan_out(limit=3)
-    monkeypatch.setattr(fanout, "_memory", fanout._Memory())  # beat restarted: memory lost
-    fanout.fan_out()
-    rows = list(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event_id", flat=True))
-    assert sorted(rows) == events and older.id not in rows
+    assert _cursor() == events[1]
+    assert fanout.fan_out(limit=3).events == 2
+    assert fanout.fan_out(limit=3).events == 0
+    assert _fanned(endpoint) == events and older.id not in events
+    # A round whose cursor another beat moved while it read writes nothing (that beat wrote them).
+    read_page = read.page
+
+    def page_while_another_beat_moves_the_cursor(*args: Any, **kwargs: Any) -> list[Event]:
+        rows = read_page(*args, **kwargs)
+        FanoutCursor.objects.filter(name=fanout.CURSOR).update(last_event_id=rows[-1].id)
+        return rows
+
+    monkeypatch.setattr(read, "page", page_while_another_beat_moves_the_cursor)
+    newest = emit(tenant, "run.succeeded").id
+    assert fanout.fan_out().deliveries == 0
+    assert _fanned(endpoint) == events and _cursor() == newest
 
 
 def test_send_time_guard_refuses_an_address_the_setting_does_not_admit(
-    hook_tenant: Any, emit: Any, settings: Any, fresh_beat: None
+    hook_tenant: Any, emit: Any, settings: Any
 ) -> None:
     # The endpoint was admitted when created (then the DNS answer, or the setting, changed): the
     # sender resolves and checks again before connecting.

@@ -45,9 +45,6 @@ ATOMFLEET_WEBHOOK_LEASE_SECONDS = env_float("ATOMFLEET_WEBHOOK_LEASE_SECONDS", 6
 ATOMFLEET_WEBHOOK_DISPATCH_TIMEOUT = env_float("ATOMFLEET_WEBHOOK_DISPATCH_TIMEOUT", 120, minimum=1)
 ATOMFLEET_WEBHOOK_INTERVAL = env_float("ATOMFLEET_WEBHOOK_INTERVAL", 1, minimum=0.1)
 ATOMFLEET_WEBHOOK_BATCH = env_int("ATOMFLEET_WEBHOOK_BATCH", 500, minimum=1)
-# Events are fanned out at once, but the cursor only passes events older than this: a transaction
-# that inserted an event and commits later than a newer one is still found (webhooks/fanout.py).
-ATOMFLEET_WEBHOOK_HORIZON_SECONDS = env_float("ATOMFLEET_WEBHOOK_HORIZON_SECONDS", 120, minimum=0)
 # After a rotation the old secret also signs for this long.
 ATOMFLEET_WEBHOOK_SECRET_GRACE_SECONDS = env_int("ATOMFLEET_WEBHOOK_SECRET_GRACE_SECONDS", 86400, minimum=0)
 ATOMFLEET_WEBHOOK_REPLAY_MAX_EVENTS = env_int("ATOMFLEET_WEBHOOK_REPLAY_MAX_EVENTS", 10000, minimum=1)

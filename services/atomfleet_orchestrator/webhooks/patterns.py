@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from atomfleet_orchestrator.events.models import EventType
+
 __all__ = ["EVENT_TYPES", "FAMILIES", "invalid_patterns", "matches"]
 
-# The event log's vocabulary (docs/events.md).
-EVENT_TYPES = frozenset({
-    "run.accepted", "run.started", "run.progress", "run.retrying", "run.succeeded", "run.failed",
-    "run.cancelled", "workflow.started", "workflow.succeeded", "workflow.failed", "workflow.cancelled",
-    "workflow.step_skipped",
-})
+# The event log's vocabulary, as the event log defines it (docs/events.md).
+EVENT_TYPES = frozenset(str(t) for t in EventType)
 FAMILIES = frozenset(t.partition(".")[0] for t in EVENT_TYPES)
 
 
