@@ -30,6 +30,8 @@ from atomfleet_orchestrator.http.errors import ApiError
 from atomfleet_orchestrator.http.schema import error_responses
 from atomfleet_orchestrator.runs.errors import RunNotFound
 from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.workflows.errors import WorkflowNotFound
+from atomfleet_orchestrator.workflows.models import Workflow
 
 QUERY_PARAMETERS = [
     OpenApiParameter("after", OpenApiTypes.INT, description="only events after this id (the last one seen)"),
@@ -88,6 +90,22 @@ def run_events(request: Request, run_id: Any) -> Response:
 
 
 @extend_schema(
+    operation_id="workflows_events", tags=["events"], summary="A workflow's events, oldest first",
+    description="The workflow's own events (`workflow.*`) and those of its steps' runs.",
+    parameters=[OpenApiParameter("workflow_id", OpenApiTypes.UUID, OpenApiParameter.PATH), QUERY_PARAMETERS[0],
+                QUERY_PARAMETERS[1], _LIMIT],
+    responses={200: EventPageSerializer, **error_responses(400, 404)},
+)
+@api_view(["GET"])
+def workflow_events(request: Request, workflow_id: Any) -> Response:
+    tenant = request.user.tenant
+    if not Workflow.objects.filter(id=workflow_id, tenant=tenant).exists():
+        raise WorkflowNotFound(f"no workflow {workflow_id}")  # another tenant's workflow is a missing one
+    query = _query(request)
+    return _page(request, Filters(tenant.id, query.types, workflow_id=workflow_id), query.after)
+
+
+@extend_schema(
     operation_id="events_stream_token", tags=["events"], summary="A short-lived token for EventSource",
     description="Browsers' EventSource cannot send `Authorization`: pass this token as `?token=` to "
                 "`GET /api/v1/events/stream`. It grants this tenant's events matching these filters only.",
@@ -111,4 +129,4 @@ def stream_token(request: Request) -> Response:
                       "stream_url": f"{base}/api/v1/events/stream?{urlencode({'token': token})}"}, status=201)
 
 
-__all__ = ["list_events", "run_events", "stream_token", "EventPageSerializer"]
+__all__ = ["list_events", "run_events", "stream_token", "workflow_events", "EventPageSerializer"]
