@@ -74,6 +74,9 @@ Called once, from config/config-configmap.yaml.
 {{- if eq (int $v.ports.api) (int $v.ports.metrics) -}}
 {{- $errors = append $errors (printf "ports.api and ports.metrics are both %d: metrics need a port of their own (the Ingress routes ports.api)" (int $v.ports.api)) -}}
 {{- end -}}
+{{- if eq (int $v.ports.events) (int $v.ports.metrics) -}}
+{{- $errors = append $errors (printf "ports.events and ports.metrics are both %d: metrics need a port of their own (the Ingress routes ports.events)" (int $v.ports.events)) -}}
+{{- end -}}
 
 {{- /* Queues */ -}}
 {{- $queues := fromJson (include "atomfleet.worker.queues" .) -}}

@@ -82,6 +82,7 @@ ATOMFLEET_LIVENESS_MAX_AGE: {{ int $c.livenessMaxAge | toString | quote }}
 ATOMFLEET_API_PORT: {{ int .Values.ports.api | toString | quote }}
 ATOMFLEET_API_WORKERS: {{ int .Values.api.gunicornWorkers | toString | quote }}
 ATOMFLEET_METRICS_PORT: {{ int .Values.ports.metrics | toString | quote }}
+ATOMFLEET_EVENTS_PORT: {{ int .Values.ports.events | toString | quote }}
 PROMETHEUS_MULTIPROC_DIR: "/tmp/atomfleet-metrics"
 ATOMFLEET_PROBE_DIR: "/tmp/atomfleet-probes"
 HOME: "/tmp"
