@@ -143,3 +143,27 @@ def test_rotation_sends_two_signatures_that_both_verify(hook_tenant: Any, emit: 
         assert json.loads(request.body) == Webhook(secret).verify(request.body, request.headers)
 
 
+
+
+@pytest.mark.usefixtures("worker_fleet")
+def test_a_real_run_through_real_workers_is_delivered_signed(hook_tenant: Any) -> None:
+    """Nothing emitted by hand: the run's own transitions write the events, real workers run it."""
+    tenant, client = hook_tenant
+    receiver = Receiver().up()
+    try:
+        hook = _create(client, receiver.url(), ["run.started", "run.succeeded"])
+        response = client.post("/api/v1/atoms/text.stats/runs", {"args": {"text": "to be or not to be"}}, format="json")
+        assert response.status_code == 202, response.json()
+        run_id = response.json()["id"]
+        wait_until(lambda: len(receiver.received) >= 2, 60, "the run's started and succeeded deliveries")
+        time.sleep(1.5)  # nothing else arrives
+    finally:
+        receiver.down()
+    verifier = Webhook(hook["secret"])
+    bodies = [verifier.verify(r.body, r.headers) for r in receiver.received]
+    assert sorted(b["type"] for b in bodies) == ["run.started", "run.succeeded"]
+    assert {b["data"]["run_id"] for b in bodies} == {run_id}
+    succeeded = next(b for b in bodies if b["type"] == "run.succeeded")
+    assert succeeded["data"]["status"] == "succeeded" and "result" not in succeeded["data"]
+    assert succeeded["data"]["links"]["run"].endswith(f"/api/v1/runs/{run_id}")
+    assert len(set(receiver.ids())) == 2
