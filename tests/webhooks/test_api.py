@@ -3,6 +3,8 @@ retry of deliveries, the OpenAPI contract."""
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -68,6 +70,24 @@ def test_ssrf_destinations_are_refused(hook_tenant: Any, url: str) -> None:
 def test_an_unresolvable_host_is_refused(hook_tenant: Any) -> None:
     response = _create(hook_tenant[1], "http://no-such-host.invalid/x")
     assert (response.status_code, response.json()["error"]["code"]) == (400, "webhook_url_unresolvable")
+
+
+def test_a_resolver_that_does_not_answer_is_refused_within_the_resolve_timeout(
+    hook_tenant: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The seam: the system resolver with a name server that never answers (glibc: 5 s a try).
+    def unanswered(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(10)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unanswered)
+    settings.ATOMFLEET_WEBHOOK_RESOLVE_TIMEOUT = 0.5
+    started = time.monotonic()
+    response = _create(hook_tenant[1], "http://slow-dns.example/x")
+    took = time.monotonic() - started
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "webhook_url_unresolvable")
+    assert "within 0.5s" in response.json()["error"]["message"]
+    assert took < 2, took
 
 
 def test_allowed_networks_admit_loopback_only_as_listed(hook_tenant: Any, loopback_allowed: None) -> None:

@@ -43,6 +43,8 @@ ATOMFLEET_WEBHOOK_TIMEOUT = env_float("ATOMFLEET_WEBHOOK_TIMEOUT", 15, minimum=0
 ATOMFLEET_WEBHOOK_LEASE_SECONDS = env_float("ATOMFLEET_WEBHOOK_LEASE_SECONDS", 60, minimum=1)
 # A published delivery no sender claimed in this long (its message was lost) is published again.
 ATOMFLEET_WEBHOOK_DISPATCH_TIMEOUT = env_float("ATOMFLEET_WEBHOOK_DISPATCH_TIMEOUT", 120, minimum=1)
+# A destination's name must resolve within this long (at create/update and at each send).
+ATOMFLEET_WEBHOOK_RESOLVE_TIMEOUT = env_float("ATOMFLEET_WEBHOOK_RESOLVE_TIMEOUT", 2, minimum=0.1)
 ATOMFLEET_WEBHOOK_INTERVAL = env_float("ATOMFLEET_WEBHOOK_INTERVAL", 1, minimum=0.1)
 ATOMFLEET_WEBHOOK_BATCH = env_int("ATOMFLEET_WEBHOOK_BATCH", 500, minimum=1)
 # After a rotation the old secret also signs for this long.

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -63,13 +67,38 @@ def check_address(address: IPAddress) -> str | None:
     return None
 
 
+_resolver: ThreadPoolExecutor | None = None
+_resolver_lock = threading.Lock()
+
+
+def _getaddrinfo(host: str, port: int) -> list[Any]:
+    """``getaddrinfo`` bounded by ATOMFLEET_WEBHOOK_RESOLVE_TIMEOUT.
+
+    The system resolver has no deadline of its own (an unanswering name server: 5 s per try and
+    server), and an API request or a sender must not wait on it. It runs on a few threads of their
+    own; past the deadline the name counts as unresolvable and the lookup finishes in the
+    background (it cannot be interrupted). The pool is bounded: hung lookups queue, never pile up.
+    """
+    global _resolver
+    with _resolver_lock:
+        if _resolver is None:  # created on first use: a gunicorn worker forks before any lookup
+            _resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook-dns")
+    timeout = settings.ATOMFLEET_WEBHOOK_RESOLVE_TIMEOUT
+    future = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        future.cancel()
+        raise OSError(f"no answer from the resolver within {timeout:g}s") from None
+
+
 def _addresses(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _getaddrinfo(host, port)
     except (OSError, UnicodeError) as exc:
         raise DestinationRefused("webhook_url_unresolvable", f"cannot resolve {host!r}: {exc}") from None
     # Drop an IPv6 scope (fe80::1%eth0): link-local is refused anyway.
