@@ -37,7 +37,8 @@ def test_events_page_filters_and_next(api: APIClient, tenant: Tenant) -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("params", [{"after": "-1"}, {"after": "x"}, {"type": "run.*x"}, {"type": "RUN"},
-                                    {"run": "nope"}, {"limit": "0"}, {"limit": "100000"}])
+                                    {"run": "nope"}, {"run": ""}, {"workflow": ""}, {"limit": "0"},
+                                    {"limit": "100000"}])
 def test_bad_event_queries_are_400_with_the_error_body(api: APIClient, params: dict[str, str]) -> None:
     response = api.get("/api/v1/events", params)
     assert response.status_code == 400
@@ -63,6 +64,11 @@ def test_stream_token_request_is_checked(api: APIClient) -> None:
     assert ok.status_code == 201 and "/api/v1/events/stream?token=" in ok.json()["stream_url"]
     bad = api.post("/api/v1/events/stream-token", {"type": ["Run!"]}, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
+    missing = api.post("/api/v1/events/stream-token")
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "invalid_request"
+    assert api.post("/api/v1/events/stream-token", {}, format="json").status_code == 201
+    not_a_uuid = api.post("/api/v1/events/stream-token", {"workflow": False}, format="json")
+    assert not_a_uuid.status_code == 400  # DRF would take false as the UUID 0
     unknown = api.post("/api/v1/events/stream-token", {"runs": "x"}, format="json")
     assert unknown.status_code == 400
 

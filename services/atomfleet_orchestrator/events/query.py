@@ -40,7 +40,7 @@ class EventQuery:
 
 
 def _uuid(name: str, value: str | None) -> uuid.UUID | None:
-    if not value:
+    if value is None:  # absent; present but empty (`?workflow=`) is no UUID: refused below
         return None
     try:
         return uuid.UUID(value)

@@ -39,11 +39,20 @@ class EventPageSerializer(serializers.Serializer):
     next = serializers.IntegerField(help_text="the `after` of the next poll: every event up to it was returned")
 
 
+class _UUIDString(serializers.UUIDField):
+    """A UUID written as a string (DRF's UUIDField takes a number too, and so ``false`` as UUID 0)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
 class StreamTokenRequestSerializer(StrictSerializer):
     type = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list,
                                  help_text="event types or prefixes like `run.*`; none: every type")
-    run = serializers.UUIDField(required=False, allow_null=True, default=None)
-    workflow = serializers.UUIDField(required=False, allow_null=True, default=None)
+    run = _UUIDString(required=False, allow_null=True, default=None)
+    workflow = _UUIDString(required=False, allow_null=True, default=None)
 
 
 class StreamTokenSerializer(serializers.Serializer):

@@ -114,8 +114,9 @@ def workflow_events(request: Request, workflow_id: Any) -> Response:
 )
 @api_view(["POST"])
 def stream_token(request: Request) -> Response:
-    if not isinstance(request.data, dict):
-        raise ApiError(400, "invalid_request", "the body must be a JSON object")
+    # The body is required (`{}`: every event of the tenant), as the schema says.
+    if not int(request.META.get("CONTENT_LENGTH") or 0) or not isinstance(request.data, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object ({} for every event)")
     body = StreamTokenRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     try:
