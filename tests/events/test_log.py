@@ -155,3 +155,20 @@ def test_nothing_but_events_log_writes_events() -> None:
     offenders = [str(p.relative_to(root)) for p in root.rglob("*.py")
                  if "migrations" not in p.parts and p.name != "log.py" and writers.search(p.read_text())]
     assert offenders == []
+
+
+def test_a_transaction_newer_than_the_horizons_snapshot_does_not_drag_it_down() -> None:
+    """A writer that takes its xid between the snapshot (xmax) and the pg_stat_activity read is
+    newer than xmax: it must bound nothing. (Its 32-bit distance wraps; read as 2**32 older, the
+    horizon fell by 2**32 and readers returned nothing while workers were busy.)"""
+    from atomfleet_orchestrator.events.read import _HORIZON_SQL
+
+    with psycopg.connect(database_url(), autocommit=True) as reader, psycopg.connect(database_url()) as writer:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  # the snapshot (and xmax) stay as first taken
+        before = reader.execute(_HORIZON_SQL).fetchone()[0]  # type: ignore[index]
+        writer.execute("SELECT pg_current_xact_id()")  # an xid newer than the reader's snapshot, held open
+        reader.execute("SELECT pg_stat_clear_snapshot()")  # pg_stat_activity read afresh: the writer is in it
+        after = reader.execute(_HORIZON_SQL).fetchone()[0]  # type: ignore[index]
+        reader.execute("COMMIT")
+        writer.rollback()
+    assert after == before

@@ -145,7 +145,7 @@ def test_rotation_sends_two_signatures_that_both_verify(hook_tenant: Any, emit: 
 
 
 
-@pytest.mark.usefixtures("worker_fleet")
+@pytest.mark.usefixtures("worker_fleet", "registered_atoms")
 def test_a_real_run_through_real_workers_is_delivered_signed(hook_tenant: Any) -> None:
     """Nothing emitted by hand: the run's own transitions write the events, real workers run it."""
     tenant, client = hook_tenant

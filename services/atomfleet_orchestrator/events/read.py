@@ -37,9 +37,12 @@ __all__ = ["Filters", "horizon", "page"]
 
 _XID_MOD = 1 << 32
 # backend_xid is a 32-bit xid: widened to xid8 against xmax (it is at most 2**31 older than xmax).
+# A transaction that took its xid after the snapshot (between it and the pg_stat_activity read)
+# is newer than xmax: its distance wraps to above 2**31, and it bounds nothing (it is >= xmax).
+_AGE = f"((((s.xmax - a.backend_xid::text::bigint) % {_XID_MOD}) + {_XID_MOD}) % {_XID_MOD})"
 _HORIZON_SQL = f"""
 WITH s AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax)
-SELECT LEAST(s.xmax, MIN(s.xmax - (((s.xmax - a.backend_xid::text::bigint) % {_XID_MOD}) + {_XID_MOD}) % {_XID_MOD}))
+SELECT LEAST(s.xmax, MIN(s.xmax - CASE WHEN {_AGE} >= {1 << 31} THEN 0 ELSE {_AGE} END))
 FROM s LEFT JOIN pg_stat_activity a ON a.datname = current_database() AND a.backend_xid IS NOT NULL
 GROUP BY s.xmax
 """
