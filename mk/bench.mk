@@ -4,14 +4,18 @@
 
 THROUGHPUT_ARGS ?=
 TABLES_ARGS ?=
+SSE_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-throughput bench-tables
-bench: bench-throughput bench-tables ## Run the benchmarks and print figures and ratios (never asserted)
+.PHONY: bench bench-throughput bench-tables bench-sse
+bench: bench-throughput bench-tables bench-sse ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
 
 bench-tables: $(VENV_STAMP) services-up ## List/filter/detail endpoint latency as the runs table grows (0, 200k per tenant, 1M), with EXPLAIN plans
 	$(BIN)/python -m bench.table_growth $(TABLES_ARGS)
+
+bench-sse: $(VENV_STAMP) services-up ## SSE: 1,000 concurrent streams on one events process (RSS), event commit → client latency p50/p99 at 200 events/s
+	$(BIN)/python -m bench.sse $(SSE_ARGS)
