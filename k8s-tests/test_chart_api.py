@@ -48,8 +48,10 @@ def test_ports_are_declared_once_in_values() -> None:
 def test_ingress_routes_only_the_api_port(render_error) -> None:
     objs = render(["production.yaml"])
     ing = one(objs, "Ingress", "atomfleet-api")
-    backends = [p["backend"]["service"] for r in ing["spec"]["rules"] for p in r["http"]["paths"]]
-    assert backends == [{"name": "atomfleet-api", "port": {"name": "http"}}]
+    backends = [(p["path"], p["backend"]["service"]) for r in ing["spec"]["rules"] for p in r["http"]["paths"]]
+    # The stream path goes to the events Deployment (test_chart_events.py), the rest to the API.
+    assert backends == [("/api/v1/events/stream", {"name": "atomfleet-events", "port": {"name": "http"}}),
+                        ("/", {"name": "atomfleet-api", "port": {"name": "http"}})]
     assert "ports.api and ports.metrics are both 8000" in render_error({"ports": {"metrics": 8000}})
 
 
@@ -102,7 +104,7 @@ def test_ingress_is_optional() -> None:
     )
     rule = ing["spec"]["rules"][0]
     assert rule["host"] == "fleet.example"
-    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "atomfleet-api", "port": {"name": "http"}}
+    assert rule["http"]["paths"][-1]["backend"]["service"] == {"name": "atomfleet-api", "port": {"name": "http"}}
     assert ing["spec"]["ingressClassName"] == "nginx"
 
 

@@ -100,8 +100,9 @@ def test_network_policies_can_be_turned_off() -> None:
 def test_every_component_has_a_pdb() -> None:
     objs = render(["kind.yaml"])
     names = {o["metadata"]["name"] for o in find(objs, "PodDisruptionBudget")}
-    assert names == {"atomfleet-api", "atomfleet-beat", "atomfleet-redis", "atomfleet-postgresql", "atomfleet-minio", "atomfleet-flower",
-                     "atomfleet-worker-default", "atomfleet-worker-io-bound", "atomfleet-worker-ml-training"}
+    assert names == {"atomfleet-api", "atomfleet-events", "atomfleet-beat", "atomfleet-redis", "atomfleet-postgresql", "atomfleet-minio", "atomfleet-flower",
+                     "atomfleet-worker-default", "atomfleet-worker-io-bound", "atomfleet-worker-ml-training",
+                     "atomfleet-worker-webhooks"}
 
 
 def test_bad_security_values_are_rejected(render_error) -> None:

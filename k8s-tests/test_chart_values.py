@@ -82,7 +82,7 @@ def test_config_changes_roll_every_fleet_pod() -> None:
 
     before = checksums(render([], {"flower": {"enabled": True}}))
     after = checksums(render([], {"flower": {"enabled": True}, "config": {"logLevel": "DEBUG"}}))
-    assert set(before) == set(after) and len(before) == 8  # api, beat, flower, migrations, atom registration, 3 workers
+    assert set(before) == set(after) and len(before) == 9  # api, beat, flower, migrations, atom registration, 3 workers, webhook senders
     assert all(before[n] != after[n] for n in before)
     assert checksums(render([], {"flower": {"enabled": True}})) == before  # stable
 

@@ -15,7 +15,8 @@ def worker(objs, queue):
 
 def test_defaults_ship_default_io_bound_and_ml_training() -> None:
     deps = [o["metadata"]["name"] for o in find(render(), "Deployment") if o["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"]
-    assert sorted(deps) == sorted(QUEUES.values())
+    # ...and the webhook senders (the service's `webhooks` queue, test_chart_webhooks.py).
+    assert sorted(deps) == sorted([*QUEUES.values(), "atomfleet-worker-webhooks"])
 
 
 @pytest.mark.parametrize(("queue", "concurrency", "pool", "prefetch"), [("default", 4, "prefork", 1), ("io_bound", 8, "prefork", 1), ("ml_training", 1, "prefork", 1)])

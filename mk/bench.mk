@@ -6,11 +6,12 @@
 THROUGHPUT_ARGS ?=
 TABLES_ARGS ?=
 WORKFLOWS_ARGS ?=
+SSE_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-throughput bench-tables bench-workflows
-bench: bench-throughput bench-tables bench-workflows ## Run the benchmarks and print figures and ratios (never asserted)
+.PHONY: bench bench-throughput bench-tables bench-workflows bench-sse
+bench: bench-throughput bench-tables bench-workflows bench-sse ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
@@ -20,3 +21,6 @@ bench-tables: $(VENV_STAMP) services-up ## List/filter/detail endpoint latency a
 
 bench-workflows: $(VENV_STAMP) services-up ## A 1,000-step fan-out/fan-in workflow vs 1,000 single runs: steps/s, per-step overhead, release latencies; the queries of ending one parent in a 10- vs 1,000-step workflow
 	$(BIN)/python -m bench.workflows $(WORKFLOWS_ARGS)
+
+bench-sse: $(VENV_STAMP) services-up ## SSE: 1,000 concurrent streams on one events process (RSS), event commit → client latency p50/p99 at 200 events/s
+	$(BIN)/python -m bench.sse $(SSE_ARGS)

@@ -25,6 +25,7 @@ from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import ApiToken, Tenant
 from tests.support.atoms import register_shipped_atoms
 from tests.support.live_api import database_url, live_api, live_tenant  # noqa: F401  (fixtures)
+from tests.support.live_events import live_events  # noqa: F401  (fixture)
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.workers import WorkerFleet, queue_is_drained
 

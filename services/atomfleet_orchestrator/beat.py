@@ -20,7 +20,10 @@ __all__ = ["IN_PROCESS_TASKS", "MaintenanceScheduler"]
 
 log = logging.getLogger(__name__)
 
-IN_PROCESS_TASKS = frozenset({"atomfleet.maintenance.dispatch_outbox", "atomfleet.maintenance.reconcile"})
+IN_PROCESS_TASKS = frozenset({
+    "atomfleet.maintenance.dispatch_outbox", "atomfleet.maintenance.reconcile", "atomfleet.maintenance.prune_events",
+    "atomfleet.maintenance.webhooks",
+})
 
 
 class MaintenanceScheduler(PersistentScheduler):

@@ -23,6 +23,7 @@ from atomfleet.runtime.logging import install_json_worker_output  # noqa: E402
 from atomfleet_orchestrator.atoms import serving  # noqa: E402
 from atomfleet_orchestrator.observability.metrics import install_worker_workflow_series  # noqa: E402
 from atomfleet_orchestrator.runs.tasks import register_maintenance_tasks  # noqa: E402
+from atomfleet_orchestrator.webhooks.tasks import register_webhook_tasks  # noqa: E402
 from atomfleet_orchestrator.worker_checks import install_worker_checks  # noqa: E402
 
 # Logging as Django configures it, from the start: Celery writes before django.setup() (a
@@ -33,6 +34,7 @@ app = Celery("atomfleet")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 register_maintenance_tasks(app)
+register_webhook_tasks(app)  # the `webhooks` queue's sender; beat's webhook round
 # Workers: atoms loaded, registered and served (first, so everything below sees the catalog).
 serving.install(app)
 # Worker pods: Prometheus metrics (prefork-safe) on ATOMFLEET_METRICS_PORT and probe files.

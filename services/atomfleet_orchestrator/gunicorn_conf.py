@@ -17,6 +17,10 @@ from atomfleet_orchestrator.observability.gunicorn_hooks import (  # noqa: F401
     when_ready,
 )
 
+# This process and its workers serve the API: its database deadlines are the API's
+# (ATOMFLEET_API_DB_QUERY_TIMEOUT, settings/base.py), not those of workers, beat and manage.
+os.environ["ATOMFLEET_PROCESS_ROLE"] = "api"
+
 host = os.environ.get("ATOMFLEET_API_HOST", "0.0.0.0")
 port = int(os.environ.get("ATOMFLEET_API_PORT", "8000"))
 bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

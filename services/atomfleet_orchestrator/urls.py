@@ -15,7 +15,9 @@ urlpatterns = [
         name="openapi-schema",
     ),
     path("api/v1/", include("atomfleet_orchestrator.runs.api.urls")),
+    path("api/v1/", include("atomfleet_orchestrator.events.api.urls")),
     path("api/v1/", include("atomfleet_orchestrator.workflows.api.urls")),
+    path("api/v1/", include("atomfleet_orchestrator.webhooks.api.urls")),
 ]
 
 handler400 = "atomfleet_orchestrator.http.errors.bad_request_view"

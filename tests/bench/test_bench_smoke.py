@@ -120,3 +120,17 @@ def test_workflow_part_prints_the_fan_out_figures_and_the_release_cost() -> None
     # Ending a parent with one child costs the same queries whatever the workflow's size
     assert small[1] == large[1], (small, large)
     assert not database_exists(database)
+
+
+def test_sse_part_opens_streams_and_times_commit_to_client() -> None:
+    database = "atomfleet_bench_smoke_sse"
+    out = run_bench("bench.sse", "--streams", "40", "--followers", "2", "--rate", "40", "--seconds", "2",
+                    "--redis-db", "14", "--database", database)
+    rows = table_rows(out)
+    for label in ("streams open at once", "events process RSS, no stream", "events process RSS, 42 streams",
+                  "events written", "deliveries to followers", "commit → client p50", "commit → client p99"):
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert rows["streams open at once"][0] == "42"
+    written = int(rows["events written"][0])
+    assert rows["deliveries to followers"][0] == f"{2 * written} of {2 * written}"  # every event, every follower
+    assert not database_exists(database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +41,20 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+def _streamed(events_url: str, run_id: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """The run's events read from the SSE stream until its terminal one."""
+    seen: list[dict[str, Any]] = []
+    with httpx.stream("GET", f"{events_url}/api/v1/events/stream", params={"run": run_id}, headers=headers,
+                      timeout=httpx.Timeout(10, read=60)) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line[5:]))
+                if seen[-1]["type"] in ("run.succeeded", "run.failed", "run.cancelled"):
+                    return seen
+    raise AssertionError(f"the stream ended before the run did: {seen}")
+
+
 def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "dev"], cwd=tmp_path, env=_clean_env(),
@@ -60,7 +76,7 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
             lines.setdefault(key, value)
         assert lines.get("api", "").startswith("http://127.0.0.1:"), lines
         # Every metrics endpoint is printed and listens on loopback only, beat's included.
-        assert set(metrics) == {"api", "beat", "default", "io_bound", "ml_training"}, metrics
+        assert set(metrics) == {"api", "beat", "default", "io_bound", "ml_training", "webhooks"}, metrics
         for name, url in metrics.items():
             assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics"), (name, url)
             port = int(url.rsplit(":", 1)[1].split("/")[0])
@@ -69,6 +85,14 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
         atoms = httpx.get(f"{lines['api']}/api/v1/atoms", headers={"Authorization": f"Bearer {lines['token']}"})
         assert atoms.status_code == 200 and len(atoms.json()["results"]) >= 4
         assert (tmp_path / ".atomfleet" / "dev.sqlite3").exists()
+        # The events process: its URL printed, on loopback only, streaming a run to its end.
+        events = lines.get("events", "")
+        assert events.startswith("http://127.0.0.1:") and events != lines["api"], lines
+        assert _listening_addresses(int(events.rsplit(":", 1)[1])) == {"127.0.0.1"}
+        auth = {"Authorization": f"Bearer {lines['token']}"}
+        run = httpx.post(f"{lines['api']}/api/v1/atoms/text.stats/runs", json={"args": {"text": "a b a"}},
+                         headers=auth, timeout=10).json()
+        assert [e["type"] for e in _streamed(events, run["id"], auth)] == ["run.accepted", "run.started", "run.succeeded"]
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0

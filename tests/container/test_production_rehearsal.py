@@ -192,8 +192,9 @@ def rehearsal(image: str, helper_images: tuple[str, str], tmp_path_factory: pyte
 # ------------------------------------------------------------------ what `helm install --wait` needs
 def test_every_container_runs_locked_down_and_passes_its_probes_as_the_kubelet_probes_them(rehearsal: Rehearsal) -> None:
     pods = rehearsal.deployment_pods()
-    assert set(pods) == {"atomfleet-api", "atomfleet-beat", "atomfleet-flower", "atomfleet-worker-default",
-                         "atomfleet-worker-io-bound", "atomfleet-worker-ml-training"}
+    assert set(pods) == {"atomfleet-api", "atomfleet-beat", "atomfleet-events", "atomfleet-flower",
+                         "atomfleet-worker-default", "atomfleet-worker-io-bound", "atomfleet-worker-ml-training",
+                         "atomfleet-worker-webhooks"}
     for name, pod in pods.items():
         config = json.loads(docker("inspect", pod.container).stdout)[0]
         host = config["HostConfig"]
@@ -235,7 +236,8 @@ def test_metrics_ports_answer_and_the_ingress_port_serves_no_metrics(rehearsal: 
             assert time.monotonic() < deadline, f"{name}: {url} does not answer:\n{pod.describe()}"
             time.sleep(1)
         checked.append(name)
-    assert {"atomfleet-api", "atomfleet-worker-default", "atomfleet-worker-io-bound", "atomfleet-worker-ml-training"} <= set(checked)
+    assert {"atomfleet-api", "atomfleet-events", "atomfleet-worker-default", "atomfleet-worker-io-bound",
+            "atomfleet-worker-ml-training"} <= set(checked)
     api = rehearsal.pods["atomfleet-api"]
     ingress = rehearsal.one("Ingress", "atomfleet-api")
     routed = {p["backend"]["service"]["port"]["name"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}

@@ -8,8 +8,10 @@ import sys
 import time
 
 import httpx
+import psycopg
 import pytest
 
+from atomfleet_orchestrator.runs.lifecycle import TERMINAL
 from tests.support.deployment import DRILL_ENV, Deployment, overlapping, wait_until
 
 pytestmark = pytest.mark.fault
@@ -23,6 +25,23 @@ def _wait_running(deployment: Deployment, run_ids: list[str], count: int) -> lis
         return now if len(now) >= count else None
 
     return list(wait_until(running, 30, f"{count} run(s) running"))
+
+
+def _terminal_events_disagreeing(deployment: Deployment) -> list[tuple[str, str, list[str]]]:
+    """Runs whose terminal events are not exactly one matching their row: (id, status, types).
+
+    A terminal run must have exactly its one ``run.<status>``; a run not yet ended, none. The
+    event commits in the transaction of the row's write, so nothing can be in between.
+    """
+    with psycopg.connect(deployment.postgres.url, connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT r.id::text, r.status, COALESCE(array_agg(e.type ORDER BY e.id) FILTER (WHERE e.type IS NOT NULL), '{}') "
+            "FROM runs_atomrun r LEFT JOIN events_event e ON e.run_id = r.id "
+            "AND e.type IN ('run.succeeded', 'run.failed', 'run.cancelled') GROUP BY r.id, r.status")
+        rows = cur.fetchall()
+    assert rows, "no run in the database"
+    return [(i, status, types) for i, status, types in rows
+            if types != ([f"run.{status}"] if status in TERMINAL else [])]
 
 
 @pytest.mark.parametrize("prefetch", [1, 4], ids=["one-message-per-slot", "operator-enabled-prefetch"])
@@ -46,6 +65,8 @@ def test_a_killed_worker_group_loses_no_run(deployment: Deployment, client: http
         else:
             assert (row["status"], row["attempts"]) == ("succeeded", 1), row
         assert not overlapping(deployment.executions(run_id))
+    # And the event log agrees: each ended run has exactly one terminal event, its own status.
+    assert _terminal_events_disagreeing(deployment) == []
     if prefetch > 1:
         deployment.replace_worker("default")
 
@@ -86,3 +107,8 @@ def test_contradictory_deadlines_refuse_to_start(deployment: Deployment, env: di
                               text=True, timeout=60)
         assert done.returncode != 0
         assert message in done.stdout + done.stderr
+
+
+def test_after_the_worker_drills_every_terminal_run_has_exactly_one_terminal_event(deployment: Deployment) -> None:
+    # Every run the drills above left (killed groups, held GIL, refused pools), ended or not.
+    assert _terminal_events_disagreeing(deployment) == []

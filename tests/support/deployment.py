@@ -131,6 +131,25 @@ def _pg_bin() -> Path:
     return candidates[-1].parent
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                if int((entry / "stat").read_bytes().rsplit(b")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def _state(pid: int) -> str | None:
+    """A process's state letter (``T``: stopped), None once it is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_bytes().rsplit(b")", 1)[1].split()[0].decode()
+    except OSError:
+        return None
+
+
 class Postgres:
     """A PostgreSQL server of the drill's own (run as the ``postgres`` user when we are root)."""
 
@@ -151,6 +170,7 @@ class Postgres:
             "-c", "fsync=off", "-c", "max_connections=200",
         ], {"PATH": os.environ.get("PATH", "")}, root / "postgres.log", self.user)
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+        self._frozen: list[int] = []  # processes freeze() stopped, in the order it stopped them
 
     def _run(self, argv: list[str]) -> None:
         as_user = {"user": self.user, "group": self.user, "extra_groups": [], "cwd": "/"} if self.user else {}
@@ -171,12 +191,39 @@ class Postgres:
             self.server.proc.wait(timeout=60)
 
     def pause(self) -> None:
+        """SIGSTOP the postmaster only: new connections are accepted by the kernel and never
+        answered, while the backends of open connections (each in a session of its own, setsid)
+        keep answering. Use :meth:`freeze` for a server that stops answering altogether."""
         self.server.signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         self.server.signal(signal.SIGCONT)
 
+    def freeze(self) -> list[int]:
+        """Stop every process of the server (postmaster, backends, background workers), as
+        ``docker pause``, a cgroup freeze or a storage stall does: the kernel still accepts
+        connections and acknowledges what clients send, and nothing answers. Returns once each
+        process is stopped; the pids it stopped."""
+        assert self.server.proc is not None
+        postmaster = self.server.proc.pid
+        os.kill(postmaster, signal.SIGSTOP)  # first: a stopped postmaster forks no new backend
+        wait_until(lambda: _state(postmaster) in ("T", None), 10, "the postmaster to stop", every=0.01)
+        self._frozen = [postmaster, *_children(postmaster)]
+        for pid in self._frozen[1:]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: all(_state(pid) in ("T", None) for pid in self._frozen), 10,
+                   "every PostgreSQL process to stop", every=0.01)
+        return self._frozen
+
+    def thaw(self) -> None:
+        for pid in reversed(self._frozen):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._frozen = []
+
     def close(self) -> None:
+        self.thaw()  # a stopped backend would hold the postmaster's shutdown
         self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 

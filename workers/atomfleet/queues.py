@@ -16,10 +16,13 @@ from kombu import Exchange, Queue
 
 from atomfleet.errors import ConfigurationError
 
-__all__ = ["DEFAULT_QUEUES", "QUEUES_ENV", "declared_queues", "parse_queues", "celery_queues"]
+__all__ = ["DEFAULT_QUEUES", "QUEUES_ENV", "SERVICE_QUEUES", "declared_queues", "parse_queues", "celery_queues"]
 
 QUEUES_ENV = "ATOMFLEET_QUEUES"
 DEFAULT_QUEUES: tuple[str, ...] = ("default", "io_bound", "ml_training")
+# Queues of the service itself (no atom runs on them): declared on every process, never in
+# ATOMFLEET_QUEUES. `webhooks`: the webhook senders (docs/events.md).
+SERVICE_QUEUES: tuple[str, ...] = ("webhooks",)
 # Same shape the chart accepts for `workers.queues` keys (also a valid DNS label part).
 _QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
@@ -39,6 +42,8 @@ def parse_queues(raw: str) -> tuple[str, ...]:
                 f"{QUEUES_ENV}: invalid queue name {item!r} "
                 "(lowercase letters, digits, '_' or '-', starting with a letter, at most 40)"
             )
+        if item in SERVICE_QUEUES:
+            raise ConfigurationError(f"{QUEUES_ENV}: queue {item!r} is the service's own; name atom queues otherwise")
         if item in names:
             raise ConfigurationError(f"{QUEUES_ENV}: queue {item!r} is declared twice")
         names.append(item)

@@ -74,6 +74,9 @@ Called once, from config/config-configmap.yaml.
 {{- if eq (int $v.ports.api) (int $v.ports.metrics) -}}
 {{- $errors = append $errors (printf "ports.api and ports.metrics are both %d: metrics need a port of their own (the Ingress routes ports.api)" (int $v.ports.api)) -}}
 {{- end -}}
+{{- if eq (int $v.ports.events) (int $v.ports.metrics) -}}
+{{- $errors = append $errors (printf "ports.events and ports.metrics are both %d: metrics need a port of their own (the Ingress routes ports.events)" (int $v.ports.events)) -}}
+{{- end -}}
 
 {{- /* Queues */ -}}
 {{- $queues := fromJson (include "atomfleet.worker.queues" .) -}}
@@ -82,6 +85,9 @@ Called once, from config/config-configmap.yaml.
 {{- end -}}
 {{- if not (hasKey $queues "default") -}}
 {{- $errors = append $errors "workers.queues.default is missing: it is Celery's default queue and every process refuses to start without it (scale it to zero instead)" -}}
+{{- end -}}
+{{- if hasKey $queues "webhooks" -}}
+{{- $errors = append $errors "workers.queues.webhooks: `webhooks` is the webhook senders' own queue (set webhooks.worker instead); name atom queues otherwise" -}}
 {{- end -}}
 {{- $visibility := int $v.config.visibilityTimeout -}}
 {{- range $name, $q := $queues -}}

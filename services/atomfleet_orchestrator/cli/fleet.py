@@ -22,7 +22,7 @@ from typing import IO
 
 import httpx
 
-from atomfleet.queues import declared_queues
+from atomfleet.queues import SERVICE_QUEUES, declared_queues
 
 __all__ = ["Fleet", "FleetError"]
 
@@ -82,6 +82,7 @@ class Fleet:
     token: str = field(default="", init=False)
     metrics_urls: dict[str, str] = field(default_factory=dict, init=False)
     api_metrics_url: str = field(default="", init=False)
+    events_url: str = field(default="", init=False)
     redis_url: str = field(default_factory=lambda: os.environ.get("REDIS_URL", ""), init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
@@ -90,6 +91,8 @@ class Fleet:
         env.setdefault("DATABASE_URL", f"sqlite:///{self.data_dir / 'dev.sqlite3'}")
         env.setdefault("ATOMFLEET_STORAGE_LOCAL_ROOT", str(self.data_dir / "storage"))
         env["ATOMFLEET_QUEUES"] = json.dumps(list(self.queues))
+        # Webhooks to a receiver on this machine, and nowhere else private (docs/events.md).
+        env.setdefault("ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         env.update(extra)
@@ -109,7 +112,15 @@ class Fleet:
         self.api_url = f"http://127.0.0.1:{port}"
         api_metrics_port = free_port()  # the API serves /metrics on a port of its own
         self.api_metrics_url = f"http://127.0.0.1:{api_metrics_port}/metrics"
+        # The SSE stream listens apart from the API (an Ingress joins them in a cluster); SQLite has
+        # no LISTEN/NOTIFY, so it polls the event table often.
+        events_port = free_port()
+        self.events_url = f"http://127.0.0.1:{events_port}"
+        self._spawn("events", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "events"],
+                    ATOMFLEET_EVENTS_HOST="127.0.0.1", ATOMFLEET_EVENTS_PORT=str(events_port),
+                    ATOMFLEET_METRICS_PORT=str(free_port()), ATOMFLEET_EVENTS_POLL_SECONDS="0.25")
         self._spawn("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"],
+                    ATOMFLEET_EVENTS_URL=self.events_url,
                     ATOMFLEET_API_HOST="127.0.0.1", ATOMFLEET_API_PORT=str(port), ATOMFLEET_API_WORKERS="2",
                     ATOMFLEET_METRICS_PORT=str(api_metrics_port),
                     PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "api"))
@@ -119,7 +130,7 @@ class Fleet:
                                          f"--pidfile={self.data_dir / 'beat.pid'}"),
                     ATOMFLEET_METRICS_PORT=str(beat_metrics_port),
                     PROMETHEUS_MULTIPROC_DIR=str(self.data_dir / "metrics" / "beat"))
-        for queue in self.queues:
+        for queue in (*self.queues, *SERVICE_QUEUES):  # the service's queues too: webhook senders
             metrics_port = free_port()
             self.metrics_urls[queue] = f"http://127.0.0.1:{metrics_port}/metrics"
             self._spawn(
@@ -218,7 +229,7 @@ class Fleet:
         while time.monotonic() < deadline:
             self.check_alive()
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200:
+                if all(httpx.get(f"{url}/readyz", timeout=1).status_code == 200 for url in (self.api_url, self.events_url)):
                     return
             time.sleep(0.2)
         raise FleetError(f"the API did not become ready within {timeout:.0f}s")

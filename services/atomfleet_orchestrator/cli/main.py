@@ -35,6 +35,13 @@ def cmd_api(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events(_: argparse.Namespace) -> int:
+    from atomfleet_orchestrator.events.server import serve
+
+    serve()
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", _SETTINGS)
     from django.core.management import execute_from_command_line
@@ -61,6 +68,7 @@ def cmd_dev(_: argparse.Namespace) -> int:
     try:
         fleet.start()
         print(f"api {fleet.api_url}")
+        print(f"events {fleet.events_url}")
         print(f"token {fleet.token}")
         for queue, url in fleet.metrics_urls.items():
             print(f"metrics {queue} {url}")
@@ -129,13 +137,15 @@ class ProgressBar:
         self.stream, self.width = stream, width
 
     def __call__(self, run: Run) -> None:
-        fraction = run.progress.fraction
+        self.draw(run.atom, run.progress.fraction, run.status, run.progress.message, run.is_terminal)
+
+    def draw(self, atom: str, fraction: float, status: str, message: str, final: bool) -> None:
         filled = int(fraction * self.width)
         bar = "#" * filled + "-" * (self.width - filled)
-        line = f"\r{run.atom} [{bar}] {fraction:4.0%} {run.status:<9} {run.progress.message[:40]:<40}"
+        line = f"\r{atom} [{bar}] {fraction:4.0%} {status:<9} {message[:40]:<40}"
         self.stream.write(line)
         self.stream.flush()
-        if run.is_terminal:
+        if final:
             self.stream.write("\n")
 
 
@@ -195,6 +205,25 @@ def cmd_wait(args: argparse.Namespace) -> int:
         return _wait(client, args.run_id, args.timeout)
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """A run's progress bar fed by the event stream (from its first event: nothing is missed)."""
+    bar = ProgressBar()
+    with _client() as client:
+        run = client.run(args.run_id)  # 404 for an unknown run, before any stream is opened
+        if not run.is_terminal:
+            for event in client.events(after=0, run=run.id):
+                data = event.data
+                bar.draw(run.atom, float(data.get("progress") or 0), str(data.get("status", "")),
+                         str(data.get("message") or data.get("error_message") or ""), event.is_terminal)
+                if event.is_terminal:
+                    break
+            run = client.run(run.id)
+        else:
+            bar(run)
+    _print(run)
+    return 0 if run.succeeded else 1
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     with _client() as client:
         page = client.runs(atom=args.atom, status=args.status, queue=args.queue, limit=args.limit, cursor=args.cursor)
@@ -246,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("dev", cmd_dev, "run the whole fleet locally in the foreground (Ctrl-C stops it)")
     add("demo", cmd_demo, "start the local fleet, run one atom per queue, print results, stop")
     add("api", cmd_api, "serve the HTTP API (gunicorn; configured by ATOMFLEET_API_*)")
+    add("events", cmd_events, "serve the Server-Sent Events stream (uvicorn; ATOMFLEET_EVENTS_HOST/PORT)")
+    watch = add("watch", cmd_watch, "follow a run live (a progress bar fed by the event stream); exit 0 if it succeeds")
+    watch.add_argument("run_id")
     add("migrate", cmd_migrate, "apply database migrations")
     manage = add("manage", cmd_manage, "run a Django management command (create_tenant, create_token, ...)")
     manage.add_argument("rest", nargs=argparse.REMAINDER)

@@ -10,6 +10,8 @@ from django.db.models.functions import Now
 
 from atomfleet.storage import TenantFiles
 from atomfleet_orchestrator.atoms import registry
+from atomfleet_orchestrator.events.log import emit_run
+from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.observability import record_run_submitted
 from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
@@ -102,6 +104,7 @@ def create_run(
         dispatched_at=Now(),
         dispatch_count=1,
     )
+    emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
     transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
     dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
     return run

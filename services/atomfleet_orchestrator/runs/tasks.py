@@ -49,10 +49,17 @@ def _reconcile() -> dict[str, object]:
     return vars(reconcile())
 
 
+def _prune_events() -> dict[str, object]:
+    from atomfleet_orchestrator.events.prune import prune_events
+
+    return vars(prune_events())
+
+
 def register_maintenance_tasks(app: Celery) -> None:
     """Every process: beat runs them in-process; an operator may also send one by hand."""
     app.task(name="atomfleet.maintenance.dispatch_outbox", ignore_result=True)(_dispatch_outbox)
     app.task(name="atomfleet.maintenance.reconcile", ignore_result=True)(_reconcile)
+    app.task(name="atomfleet.maintenance.prune_events", ignore_result=True)(_prune_events)
 
 
 def register_atom_tasks(app: Celery, catalog: Catalog) -> None:

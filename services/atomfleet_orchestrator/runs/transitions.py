@@ -10,6 +10,10 @@ first, then the run's write and the advance of its workflow (``workflows.engine.
 children released or skipped, the workflow ended) commit together, so a crash can never leave a
 step ended with its children forgotten. A single run keeps its one UPDATE: the execution knows
 from its claim that it has no workflow, and the other writers look it up once.
+
+Events: a write that changed a row writes its event (``events.log.emit_run``) in the same
+transaction (``_evented``): the UPDATE and the INSERT in one atomic block, opened only around
+those two statements (or joining the workflow's); a write that changed nothing writes no event.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from django.db.models.functions import Now
 from django.utils.dateparse import parse_datetime
 
 from atomfleet.catalog import RetryPolicy
+from atomfleet_orchestrator.events.log import emit_run
+from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import Tenant
@@ -175,9 +181,11 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
     )
     params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
               *_WAITING, *now_params]
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
+        if row is not None:
+            emit_run(run_id, EventType.RUN_STARTED)  # event: in the claim's transaction
     if row is not None:
         attempt, max_attempts, args, tenant, workflow_id, started_at, released_at = row
         if isinstance(args, str | bytes):
@@ -256,7 +264,10 @@ def heartbeat(executions: Iterable[tuple[str, str]]) -> dict[str, Lease]:
 
 
 def report_progress(execution: Execution, fraction: float, message: str) -> None:
-    execution.rows().update(progress=fraction, progress_message=message[:500])
+    # Throttled by the caller (ATOMFLEET_PROGRESS_INTERVAL): one event per progress write.
+    with transaction.atomic():
+        if execution.rows().update(progress=fraction, progress_message=message[:500]):
+            emit_run(execution.run_id, EventType.RUN_PROGRESS)
 
 
 # -- outcomes of an execution --------------------------------------------------------------------
@@ -272,6 +283,31 @@ def _field(name: str) -> Field[Any, Any]:
 def _workflow_of(run_id: str) -> str | None:
     workflow_id = AtomRun.objects.filter(id=run_id).values_list("workflow_id", flat=True).first()
     return str(workflow_id) if workflow_id is not None else None
+
+
+# The event of each write of an execution; None: the row's new status names it (a retry write
+# that found a cancellation request ended the run cancelled).
+_EVENTS: dict[Transition, EventType | None] = {
+    Transition.SUCCEED: EventType.RUN_SUCCEEDED,
+    Transition.FAIL: EventType.RUN_FAILED,
+    Transition.CANCEL_RUNNING: EventType.RUN_CANCELLED,
+    Transition.SCHEDULE_RETRY: None,
+}
+
+
+def _evented(
+    run_id: str, event: EventType | None, update: Callable[[], int], if_status: str | None = None
+) -> Callable[[], bool]:
+    """``update`` and, when it changed the run, the run's event, in one transaction (joining the
+    caller's, e.g. the workflow's, when there is one: no savepoint)."""
+    def write() -> bool:
+        with transaction.atomic(savepoint=False):
+            done = bool(update())
+            if done:
+                emit_run(run_id, event, if_status=if_status)
+        return done
+
+    return write
 
 
 def _ending(run_id: str, workflow_id: WorkflowRef, write: Callable[[], bool]) -> bool:
@@ -300,8 +336,8 @@ def _end(execution: Execution, transition: Transition, guard: Q | None = None, *
     """One terminal (or retry) write of an execution; False when it was superseded."""
     assert transition.target is not None
     rows = execution.rows() if guard is None else execution.rows().filter(guard)
-    updated = _ending(execution.run_id, execution.workflow_id,
-                      lambda: bool(rows.update(**{"status": transition.target, **fields})))
+    updated = _ending(execution.run_id, execution.workflow_id, _evented(
+        execution.run_id, _EVENTS[transition], lambda: rows.update(**{"status": transition.target, **fields})))
     if not updated:
         log.warning(
             "run %s attempt %d: %s discarded, the execution was superseded",
@@ -349,11 +385,11 @@ def finish_cancelled(
     if execution is not None:
         return _end(execution, Transition.CANCEL_RUNNING, guard, **fields)
     # ``worker`` cleared: no execution holds it, so the message that arrives is announced revoked.
-    return _ending(run_id, UNKNOWN_WORKFLOW, lambda: bool(
+    return _ending(run_id, UNKNOWN_WORKFLOW, _evented(run_id, EventType.RUN_CANCELLED, lambda: (
         AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
             status=RunStatus.CANCELLED, cancel_requested=True, worker="", **fields
         )
-    ))
+    )))
 
 
 def schedule_retry(
@@ -476,11 +512,11 @@ def expire_dispatch(run_id: str, timeout: float) -> bool:
 
 def abandon(run_id: str, code: ErrorCode, message: str) -> bool:
     """A waiting run nothing can ever execute ends failed (unknown atom or queue, caps)."""
-    return _ending(run_id, UNKNOWN_WORKFLOW, lambda: bool(
+    return _ending(run_id, UNKNOWN_WORKFLOW, _evented(run_id, EventType.RUN_FAILED, lambda: (
         AtomRun.objects.filter(id=run_id, status__in=_WAITING).update(
             status=Transition.ABANDON.target, finished_at=Now(), error_code=code, error_message=message[:4000]
         )
-    ))
+    )))
 
 
 def cancel(run_id: str) -> None:
@@ -495,7 +531,8 @@ def cancel(run_id: str) -> None:
         field = _field(name)
         return name, Case(When(status__in=_WAITING, then=value), default=F(name), output_field=field)
 
-    _ending(run_id, UNKNOWN_WORKFLOW, lambda: bool(AtomRun.objects.filter(
+    # A waiting run ends now (its event); a running one only carries the flag (its execution ends it).
+    _ending(run_id, UNKNOWN_WORKFLOW, _evented(run_id, EventType.RUN_CANCELLED, lambda: AtomRun.objects.filter(
         id=run_id, status__in=[*_WAITING, RunStatus.RUNNING]).update(
         cancel_requested=True,
         **dict([
@@ -506,7 +543,7 @@ def cancel(run_id: str) -> None:
             # No execution holds a waiting run: the message that arrives is announced revoked.
             if_waiting("worker", Value("")),
         ]),
-    )))
+    ), if_status=RunStatus.CANCELLED))
 
 
 def cancel_workflow_runs(workflow_id: str, *, running_too: bool) -> list[str]:
@@ -524,6 +561,8 @@ def cancel_workflow_runs(workflow_id: str, *, running_too: bool) -> list[str]:
             status=RunStatus.CANCELLED, cancel_requested=True, worker="", finished_at=Now(),
             error_code=ErrorCode.CANCELLED, error_message="cancelled before it started (its workflow stopped)",
         )
+        for run_id in waiting:  # events: in the workflow's transaction (the rows are locked above)
+            emit_run(run_id, EventType.RUN_CANCELLED)
     if running_too:
         runs.filter(status=RunStatus.RUNNING).update(cancel_requested=True)
     return waiting

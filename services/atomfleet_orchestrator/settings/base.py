@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from atomfleet_orchestrator.envconfig import env_bool, env_int, env_required, env_str
+from atomfleet_orchestrator.envconfig import env_bool, env_float, env_int, env_required, env_str
 
 DEBUG = env_bool("ATOMFLEET_DEBUG", False)
 SECRET_KEY = env_required(
@@ -22,7 +24,9 @@ INSTALLED_APPS = [
     "atomfleet_orchestrator.tenancy",
     "atomfleet_orchestrator.atoms",
     "atomfleet_orchestrator.runs",
+    "atomfleet_orchestrator.events",
     "atomfleet_orchestrator.workflows",
+    "atomfleet_orchestrator.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -59,12 +63,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
-    # PostgreSQL that stops answering (paused, partitioned, failing over) must cost a request a few
-    # seconds and a 503, not gunicorn's 120 s timeout: libpq's connect_timeout bounds a new
-    # connection (a paused postmaster accepts TCP and never answers: without it, forever);
-    # keepalives and tcp_user_timeout drop a connection whose peer vanished; statement_timeout
-    # stops a query the server runs too long. A server that is itself frozen keeps ACKing TCP from
-    # its kernel, so none of these bound a query already sent to a frozen backend (docs/operations.md).
+    # PostgreSQL that stops answering (paused, partitioned, failing over, frozen) must cost a
+    # request a few seconds and a 503, not gunicorn's 120 s timeout, and a worker or beat a
+    # bounded wait: libpq's connect_timeout bounds a new connection (a paused postmaster accepts
+    # TCP and never answers: without it, forever); keepalives and tcp_user_timeout drop a
+    # connection whose peer vanished; statement_timeout stops a query the server runs too long;
+    # the backend's query_timeout bounds each operation on the client, the only bound on a query
+    # sent to a server that is frozen whole (its kernel still acknowledges TCP: docs/operations.md).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "atomfleet_orchestrator.db.postgresql"
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", env_int("ATOMFLEET_DB_CONNECT_TIMEOUT", 3, minimum=2))
     _options.setdefault("keepalives", 1)
@@ -72,8 +79,21 @@ else:
     _options.setdefault("keepalives_interval", 5)
     _options.setdefault("keepalives_count", 3)
     _options.setdefault("tcp_user_timeout", 1000 * env_int("ATOMFLEET_DB_TCP_USER_TIMEOUT", 15, minimum=0))
-    _statement_ms = 1000 * env_int("ATOMFLEET_DB_STATEMENT_TIMEOUT", 60, minimum=0)
-    _options["options"] = f"{_options.get('options', '')} -c statement_timeout={_statement_ms}".strip()
+    _statement_s: float = env_int("ATOMFLEET_DB_STATEMENT_TIMEOUT", 60, minimum=0)
+    # Workers, beat and `atomfleet manage`: a little above statement_timeout, so that a server
+    # that answers cancels a slow statement itself (the connection stays) and the deadline only
+    # ends a wait on a server that does not answer at all.
+    _query_s = env_float("ATOMFLEET_DB_QUERY_TIMEOUT", _statement_s + 5 if _statement_s else 0, minimum=0)
+    if os.environ.get("ATOMFLEET_PROCESS_ROLE") == "api":  # set by gunicorn_conf.py
+        # The API's operations are small and a client waits on each: a few seconds, and a
+        # statement_timeout a second shorter, for the same reason as above.
+        _query_s = env_float("ATOMFLEET_API_DB_QUERY_TIMEOUT", 5, minimum=0)
+        if 0 < _query_s < 2:
+            raise ImproperlyConfigured(f"ATOMFLEET_API_DB_QUERY_TIMEOUT must be 0 (off) or >= 2, got {_query_s:g}")
+        if _query_s:
+            _statement_s = min(_statement_s or _query_s, _query_s - 1)
+    _options["query_timeout"] = _query_s
+    _options["options"] = f"{_options.get('options', '')} -c statement_timeout={int(1000 * _statement_s)}".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True

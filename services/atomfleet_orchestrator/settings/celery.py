@@ -12,13 +12,15 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from atomfleet.queues import celery_queues
+from atomfleet.queues import SERVICE_QUEUES, celery_queues
 from atomfleet_orchestrator.envconfig import env_bool, env_float, env_int, env_str
+from atomfleet_orchestrator.settings.events import ATOMFLEET_EVENT_PRUNE_INTERVAL
 from atomfleet_orchestrator.settings.fleet import (
     ATOMFLEET_DISPATCH_INTERVAL,
     ATOMFLEET_QUEUES,
     ATOMFLEET_RECONCILE_INTERVAL,
 )
+from atomfleet_orchestrator.settings.webhooks import ATOMFLEET_WEBHOOK_INTERVAL
 
 
 def broker_url_from_redis_url(redis_url: str) -> str:
@@ -64,7 +66,8 @@ CELERY_TIMEZONE = "UTC"
 # No result backend: outcomes, progress and start times are in the run's row.
 CELERY_TASK_IGNORE_RESULT = True
 
-CELERY_TASK_QUEUES = celery_queues(ATOMFLEET_QUEUES)
+# The atom queues, and the service queues no atom may use (webhooks: docs/events.md).
+CELERY_TASK_QUEUES = celery_queues(ATOMFLEET_QUEUES + SERVICE_QUEUES)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_CREATE_MISSING_QUEUES = False
 # The API must answer quickly when the broker is down: the outbox sends the run later.
@@ -115,5 +118,14 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-runs": {
         "task": "atomfleet.maintenance.reconcile",
         "schedule": float(ATOMFLEET_RECONCILE_INTERVAL),
+    },
+    "prune-events": {
+        "task": "atomfleet.maintenance.prune_events",
+        "schedule": float(ATOMFLEET_EVENT_PRUNE_INTERVAL),
+    },
+    # Fan events out to webhook deliveries, publish the due ones to the `webhooks` queue.
+    "webhooks": {
+        "task": "atomfleet.maintenance.webhooks",
+        "schedule": float(ATOMFLEET_WEBHOOK_INTERVAL),
     },
 }

@@ -7,6 +7,10 @@
 - :func:`submit`, :func:`cancel`, :func:`retry` — the API's writes.
 - :func:`repair` — the reconciler's: workflows a bug or a hand edit left inconsistent.
 
+Events (``events.log.emit``, in the same transaction as the write): ``workflow.started`` when it
+is submitted or retried, ``workflow.step_skipped`` per step ended skipped, and
+``workflow.succeeded|failed|cancelled`` when it ends; its steps' runs write their own ``run.*``.
+
 Locking: the workflow's row first (``SELECT … FOR UPDATE``), then runs. Every writer takes that
 order, so two steps of one workflow ending at once are serialised, and never deadlock with a
 cancel. The work per step ending is O(its children), never O(steps) — except once per workflow
@@ -25,6 +29,8 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
 from atomfleet_orchestrator.atoms import registry
+from atomfleet_orchestrator.events.log import emit, emit_run
+from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict
 from atomfleet_orchestrator.runs.lifecycle import TERMINAL, RunStatus
@@ -53,6 +59,24 @@ def lock(workflow_id: str) -> Workflow | None:
     return Workflow.objects.select_for_update().filter(id=workflow_id).first()
 
 
+_MESSAGE_CHARS = 300  # event data stays small: the workflow itself has the full text
+_ENDED_EVENT = {
+    WorkflowStatus.SUCCEEDED: EventType.WORKFLOW_SUCCEEDED,
+    WorkflowStatus.FAILED: EventType.WORKFLOW_FAILED,
+    WorkflowStatus.CANCELLED: EventType.WORKFLOW_CANCELLED,
+}
+
+
+def _event(workflow: Workflow, type: EventType, run_id: Any = None, **data: Any) -> None:
+    """The workflow's event, in the caller's transaction (the one that made the change)."""
+    emit(type, tenant_id=workflow.tenant_id, workflow_id=workflow.id, run_id=run_id, data=data)
+
+
+def _skipped(workflow: Workflow, steps: list[tuple[str, Any]]) -> None:
+    for name, run_id in steps:
+        _event(workflow, EventType.WORKFLOW_STEP_SKIPPED, run_id=run_id, step=name)
+
+
 class _Advance:
     """One locked workflow being moved along; its row is written once, by :meth:`commit`."""
 
@@ -68,6 +92,8 @@ class _Advance:
         step.state = state
         step.save(update_fields=["state"])
         self.workflow.open_steps -= 1
+        if state is StepState.SKIPPED:
+            _skipped(self.workflow, [(step.name, step.run_id)])
         succeeded = run is not None and run.status == RunStatus.SUCCEEDED
         if run is not None and state is StepState.ENDED and not succeeded:
             self._failed(step, run)
@@ -89,12 +115,18 @@ class _Advance:
         """End every step that has not started: pending ones and those whose run still waits."""
         workflow = self.workflow
         pending = WorkflowStep.objects.filter(workflow=workflow, state=StepState.PENDING)
+        # The row lock on the workflow keeps its steps as listed here until the UPDATE.
+        skipped = list(pending.values_list("name", "run_id")) if state is StepState.SKIPPED else []
         workflow.open_steps -= pending.update(state=state)
         cancelled = transitions.cancel_workflow_runs(str(workflow.id), running_too=running_too)
         if cancelled:
-            workflow.open_steps -= WorkflowStep.objects.filter(
+            waiting = WorkflowStep.objects.filter(
                 workflow=workflow, run__in=[uuid.UUID(i) for i in cancelled], state=StepState.RELEASED
-            ).update(state=state)
+            )
+            if state is StepState.SKIPPED:
+                skipped += waiting.values_list("name", "run_id")
+            workflow.open_steps -= waiting.update(state=state)
+        _skipped(workflow, skipped)
         self.stopped = True
 
     def propagate(self) -> None:
@@ -182,6 +214,8 @@ class _Advance:
                 final = WorkflowStatus.SUCCEEDED
             if rows.filter(status=WorkflowStatus.RUNNING).update(**fields, status=final, finished_at=Now()):
                 workflow.status = final
+                _event(workflow, _ENDED_EVENT[final], status=str(final), error_step=workflow.error_step,
+                       error_code=workflow.error_code, error_message=workflow.error_message[:_MESSAGE_CHARS])
                 _on_commit_ended(str(workflow.id), final)
                 return
         rows.update(**fields)
@@ -253,12 +287,17 @@ def _resolve(workflow: Workflow, step: WorkflowStep) -> Any:
 
 
 def _refused_run(workflow: Workflow, step: WorkflowStep, args: Any, code: str, message: str) -> AtomRun:
-    """The step's run, ended failed when it was accepted: it carries the reason, and never runs."""
-    return AtomRun.objects.create(
+    """The step's run, ended failed when it was accepted: it carries the reason, and never runs.
+
+    Its one event is its terminal one (``run.failed``): it was never queued.
+    """
+    run = AtomRun.objects.create(
         tenant_id=workflow.tenant_id, created_by=workflow.created_by, atom=step.atom, queue=step.queue,
         args=args, spec_hash=step.spec_hash, max_attempts=1, workflow_id=workflow.id, step=step.name,
         status=RunStatus.FAILED, finished_at=Now(), error_code=code, error_message=message[:4000],
     )
+    emit_run(run.id, EventType.RUN_FAILED)
+    return run
 
 
 # -- the hook ---------------------------------------------------------------------------------------
@@ -327,6 +366,7 @@ def submit(tenant: Tenant, created_by: str, body: dict[str, Any]) -> tuple[Workf
                 )
                 for s in checked.steps
             )
+            _event(workflow, EventType.WORKFLOW_STARTED, status=str(WorkflowStatus.RUNNING), steps=len(steps))
             advance = _Advance(workflow)
             for step in steps:
                 if step.waiting_on == 0:
@@ -390,6 +430,7 @@ def retry(workflow_id: str) -> Workflow:
             status=WorkflowStatus.RUNNING, finished_at=None, cancel_requested=False, open_steps=len(again),
         )
         workflow.finished_at = None
+        _event(workflow, EventType.WORKFLOW_STARTED, status=str(WorkflowStatus.RUNNING), steps=len(again), retry=True)
         advance = _Advance(workflow)
         due = WorkflowStep.objects.filter(workflow=workflow, state=StepState.PENDING, waiting_on=0).order_by("position")
         for step in due:

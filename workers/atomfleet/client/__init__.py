@@ -33,6 +33,7 @@ from atomfleet.client._errors import (
     WaitTimeout,
     WorkflowWaitTimeout,
 )
+from atomfleet.client._events import Event
 from atomfleet.client._models import (
     STEP_TERMINAL_STATUSES,
     TERMINAL_STATUSES,
@@ -68,6 +69,7 @@ __all__ = [
     "BatchResult",
     "Client",
     "ClientError",
+    "Event",
     "Conflict",
     "Forbidden",
     "NotFound",

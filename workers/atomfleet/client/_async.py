@@ -22,6 +22,7 @@ from atomfleet.client._base import (
 )
 from atomfleet.client._calls import Call
 from atomfleet.client._errors import WaitTimeout, WorkflowWaitTimeout
+from atomfleet.client._events import STREAM_PATH, Event, SseParser, stream_params
 from atomfleet.client._models import (
     Artifact,
     AtomInfo,
@@ -47,10 +48,12 @@ class AsyncClient:
     Create one per process (e.g. in a FastAPI lifespan) and share it: it pools connections.
     """
 
-    def __init__(self, base_url: str, token: str, *, timeout: float = 30.0, retries: Retries | None = None,
+    def __init__(self, base_url: str, token: str, *, events_url: str | None = None, timeout: float = 30.0, retries: Retries | None = None,
                  transport: httpx.AsyncBaseTransport | None = None,
                  headers: Mapping[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        # The events process's URL when it is not reached through the API's own address.
+        self.events_url = (events_url or os.environ.get("ATOMFLEET_EVENTS_URL") or self.base_url).rstrip("/")
         self.retries = retries or Retries()
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=timeout, transport=transport,
@@ -231,3 +234,44 @@ class AsyncClient:
         path = Path(folder) / Path(artifact.name).name
         await self.download(artifact, path)
         return path
+
+    # -- the event stream (docs/events.md) -----------------------------------------------------
+
+    async def events(self, *, after: int | None = None, types: Iterable[str] | None = None, run: str | None = None,
+               workflow: str | None = None, read_timeout: float = 60.0, give_up_after: float = 300.0) -> AsyncIterator[Event]:
+        """Every event matching the filters after ``after`` (None: from now), as they happen.
+
+        Reconnects on its own and resumes with ``Last-Event-ID`` (no gap, no duplicate); gives up
+        with ``TransportError`` after ``give_up_after`` seconds without a stream. Stop by leaving
+        the loop. The stream's URL is ``events_url`` (default: the API's URL).
+        """
+        url = self.events_url + STREAM_PATH
+        last, failing_since, attempt = after, None, 0
+        while True:
+            headers = {"Accept": "text/event-stream"} | ({"Last-Event-ID": str(last)} if last is not None else {})
+            wait: float | None = None
+            try:
+                async with self._http.stream("GET", url, params=stream_params(last, types, run, workflow), headers=headers,
+                                       timeout=httpx.Timeout(10.0, read=read_timeout)) as response:
+                    if response.status_code != 200:
+                        await response.aread()
+                        if response.status_code != 503:
+                            raise _calls.api_error(response)
+                        wait = retry_after(response)
+                    else:
+                        parser = SseParser()
+                        async for line in response.aiter_lines():
+                            event = parser.feed(line)
+                            if event is not None:
+                                failing_since, attempt, last = None, 0, event.id
+                                yield event
+            except httpx.TransportError as exc:
+                failure: Exception = exc
+            else:
+                failure = ConnectionResetError("the stream ended")
+            now = time.monotonic()
+            failing_since = failing_since if failing_since is not None else now
+            if now - failing_since > give_up_after:
+                raise transport_error("GET", STREAM_PATH, failure, attempt + 1) from failure
+            attempt += 1
+            await asyncio.sleep(wait if wait is not None else min(self.retries.max_backoff, self.retries.backoff * 2 ** min(attempt - 1, 10)) * (0.5 if attempt == 1 else 1))

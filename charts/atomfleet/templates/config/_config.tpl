@@ -64,6 +64,7 @@ ATOMFLEET_FORWARDED_ALLOW_IPS: {{ join "," .Values.api.forwardedAllowIps | quote
 ATOMFLEET_LOG_FORMAT: {{ $c.logFormat | quote }}
 ATOMFLEET_LOG_LEVEL: {{ $c.logLevel | quote }}
 ATOMFLEET_QUEUES: {{ include "atomfleet.config.queueList" . | quote }}
+ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS: {{ join "," .Values.webhooks.allowedNetworks | quote }}
 ATOMFLEET_VISIBILITY_TIMEOUT: {{ int $c.visibilityTimeout | toString | quote }}
 ATOMFLEET_HEARTBEAT_SECONDS: {{ int $c.heartbeatSeconds | toString | quote }}
 ATOMFLEET_STALE_AFTER_SECONDS: {{ int $c.staleAfterSeconds | toString | quote }}
@@ -81,6 +82,7 @@ ATOMFLEET_LIVENESS_MAX_AGE: {{ int $c.livenessMaxAge | toString | quote }}
 ATOMFLEET_API_PORT: {{ int .Values.ports.api | toString | quote }}
 ATOMFLEET_API_WORKERS: {{ int .Values.api.gunicornWorkers | toString | quote }}
 ATOMFLEET_METRICS_PORT: {{ int .Values.ports.metrics | toString | quote }}
+ATOMFLEET_EVENTS_PORT: {{ int .Values.ports.events | toString | quote }}
 PROMETHEUS_MULTIPROC_DIR: "/tmp/atomfleet-metrics"
 ATOMFLEET_PROBE_DIR: "/tmp/atomfleet-probes"
 HOME: "/tmp"

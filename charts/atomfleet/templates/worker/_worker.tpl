@@ -13,6 +13,18 @@ Workers: one Deployment (+ autoscaler, PDB) per entry of workers.queues, merged 
 {{- toJson $out -}}
 {{- end -}}
 
+{{/* Every worker Deployment: the atom queues, and the webhook senders (queue `webhooks`, a service
+queue no atom uses; never autoscaled) when webhooks.enabled, merged over workers.defaults too. */}}
+{{- define "atomfleet.worker.deployments" -}}
+{{- $out := fromJson (include "atomfleet.worker.queues" .) -}}
+{{- if .Values.webhooks.enabled -}}
+{{- $senders := deepCopy .Values.webhooks.worker -}}
+{{- $_ := set $senders "autoscaling" (dict "mode" "none") -}}
+{{- $_ := set $out "webhooks" (fromJson (include "atomfleet.deepMerge" (dict "base" .Values.workers.defaults "over" $senders))) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
 {{/* Object name of a queue's Deployment and friends: dict "ctx" $ "queue" <name> */}}
 {{- define "atomfleet.worker.name" -}}
 {{- include "atomfleet.componentName" (dict "ctx" .ctx "component" (printf "worker-%s" (.queue | replace "_" "-"))) -}}

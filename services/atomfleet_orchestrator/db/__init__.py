@@ -1,0 +1,1 @@
+"""Database access shared by every orchestrator process (the Django backend in ``postgresql``)."""
