@@ -33,7 +33,13 @@ from atomfleet.client._models import (
     Upload,
     Workflow,
 )
-from atomfleet.client._retry import Retries, RetryEvent, answer_retryable, retry_after, transport_retryable
+from atomfleet.client._retry import (
+    Retries,
+    RetryEvent,
+    answer_retryable,
+    retry_after,
+    transport_retryable,
+)
 
 __all__ = ["Client"]
 
