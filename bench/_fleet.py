@@ -47,6 +47,11 @@ FLEET_ENV: dict[str, str] = {
     "ATOMFLEET_MAX_REQUEST_BYTES": "1048576",
     "ATOMFLEET_MAX_UPLOAD_BYTES": "104857600",
     "ATOMFLEET_WORKFLOW_MAX_STEPS": "1000",  # config.workflowMaxSteps
+    "ATOMFLEET_METRICS_TENANT_LABELS": "50",  # config.metricsTenantLabels
+    # See DIFFERENT_FROM_CHART: one bench tenant submits faster than a tenant's default allows.
+    "ATOMFLEET_TENANT_QUOTA_RUNS": "10000000",
+    "ATOMFLEET_TENANT_SUBMIT_RATE": "1000000",
+    "ATOMFLEET_TENANT_SUBMIT_BURST": "1000000",
     "ATOMFLEET_LIVENESS_MAX_AGE": "60",
     "ATOMFLEET_API_WORKERS": "2",  # api.gunicornWorkers
     "ATOMFLEET_STORAGE_BACKEND": "local",  # see DIFFERENT_FROM_CHART
@@ -67,6 +72,9 @@ DIFFERENT_FROM_CHART: dict[str, str] = {
     "ATOMFLEET_S3_BUCKET": "s3 backend only",
     "ATOMFLEET_S3_REGION": "s3 backend only",
     "ATOMFLEET_S3_ENDPOINT_URL": "s3 backend only",
+    "ATOMFLEET_TENANT_QUOTA_RUNS": "10,000,000 (chart: 50,000): the bench measures the fleet, not one tenant's quota",
+    "ATOMFLEET_TENANT_SUBMIT_RATE": "1,000,000 runs/s (chart: 50): the bench submits thousands of runs/s as one tenant",
+    "ATOMFLEET_TENANT_SUBMIT_BURST": "1,000,000 (chart: 1,000)",
 }
 
 # Issue 12 measures one default worker at concurrency 2 (the chart's default queue ships 4);

@@ -23,6 +23,11 @@ os.environ.setdefault("ATOMFLEET_OUTBOX_GRACE_SECONDS", "0")
 # Registrations are read fresh: tests register versions and expect to see them at once.
 os.environ.setdefault("ATOMFLEET_ATOM_CACHE_SECONDS", "0")
 os.environ.setdefault("ATOMFLEET_PROGRESS_INTERVAL", "0.2")
+# Tests of the engine and the API submit thousands of runs of one tenant within seconds; the
+# default submit rate (50 runs/s, bursts of 1,000) would refuse them. Limits tests give their
+# tenant its own limits (tests/api/test_limits*.py); live API processes keep the chart defaults.
+os.environ.setdefault("ATOMFLEET_TENANT_SUBMIT_RATE", "100000")
+os.environ.setdefault("ATOMFLEET_TENANT_SUBMIT_BURST", "100000")
 os.environ.setdefault(
     "ATOMFLEET_STORAGE_LOCAL_ROOT", os.path.join(tempfile.gettempdir(), "atomfleet-test-storage")
 )

@@ -66,6 +66,21 @@ def test_conflicts_are_declared_where_they_happen(schema: dict[str, Any]) -> Non
     assert "409" in paths["/api/v1/runs/{run_id}/cancel"]["post"]["responses"]
 
 
+def test_submit_operations_declare_the_tenant_limits(schema: dict[str, Any]) -> None:
+    """429 with the error body and Retry-After + RateLimit-* on every operation that creates runs."""
+    paths = schema["paths"]
+    submits = [paths["/api/v1/atoms/{name}/runs"]["post"], paths["/api/v1/atoms/{name}/runs/batch"]["post"],
+               paths["/api/v1/workflows"]["post"]]
+    rate_headers = {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "RateLimit-Policy"}
+    for op in submits:
+        responses = op["responses"]
+        assert "quota_exceeded" in responses["429"]["description"] and "rate_limited" in responses["429"]["description"]
+        assert {"Retry-After"} | rate_headers <= set(responses["429"]["headers"]), op["operationId"]
+        assert rate_headers <= set(responses["202"]["headers"]), op["operationId"]
+        assert "Retry-After" in responses["503"]["headers"]
+    assert "429" not in paths["/api/v1/runs/{run_id}/cancel"]["post"]["responses"]
+
+
 def test_response_envelopes_are_the_real_ones(schema: dict[str, Any]) -> None:
     paths, components = schema["paths"], schema["components"]["schemas"]
     atoms = paths["/api/v1/atoms"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]

@@ -15,10 +15,13 @@ from atomfleet.client import (
     AsyncClient,
     Client,
     NotFound,
+    QuotaExceeded,
+    RateLimited,
     Retries,
     RetryEvent,
     ServerError,
     ServiceUnavailable,
+    TooManyRequests,
     TransportError,
     WaitTimeout,
 )
@@ -259,3 +262,29 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert retry_after(httpx.Response(503, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
     assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
     assert retry_after(httpx.Response(503)) is None
+
+
+def _too_many(code: str, retry_after: str | None = "0") -> Answer:
+    details = {"limit": 2, "in_use": 2, "requested": 1} if code == "quota_exceeded" else {"retry_after": 0}
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return Answer(429, {"error": {"code": code, "message": "limited", "details": details}}, headers)
+
+
+def test_a_429_raises_a_typed_error_and_rate_limited_is_retried_only_when_safe() -> None:
+    retries, recorder = fast()
+    # Keyed: rate_limited is retried after Retry-After, with the same key.
+    with ScriptedServer(_too_many("rate_limited"), Answer(202, run_json())) as server, \
+            Client(server.url, "tok", retries=retries) as client:
+        assert client.submit("text.stats", {"text": "a"}, idempotency_key="k").id == RUN_ID
+    assert len(server.seen) == 2 and [e.reason for e in recorder.events] == ["rate_limited"]
+    # Without a key: raised at once, typed, with its Retry-After.
+    with ScriptedServer(_too_many("rate_limited", "7"), Answer(202, run_json())) as server, \
+            Client(server.url, "tok", retries=retries) as client, pytest.raises(RateLimited) as limited:
+        client.submit("text.stats", {"text": "a"})
+    assert len(server.seen) == 1 and limited.value.retry_after == 7 and limited.value.http_status == 429
+    # quota_exceeded lasts until runs end: never retried, even keyed.
+    with ScriptedServer(_too_many("quota_exceeded"), Answer(202, run_json())) as server, \
+            Client(server.url, "tok", retries=retries) as client, pytest.raises(QuotaExceeded) as quota:
+        client.submit("text.stats", {"text": "a"}, idempotency_key="k")
+    assert len(server.seen) == 1 and quota.value.details["in_use"] == 2
+    assert isinstance(quota.value, TooManyRequests) and isinstance(limited.value, TooManyRequests)

@@ -35,6 +35,7 @@ class ApiError(exceptions.APIException):
         self.error_code = code
         self.message = message
         self.details = details
+        self.headers: dict[str, str] = {}  # sent with the error (e.g. a 429's Retry-After)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -86,7 +87,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, RunError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.error_code, exc.message, exc.details), status=exc.status_code)
+        return Response(error_body(exc.error_code, exc.message, exc.details), status=exc.status_code,
+                        headers=exc.headers or None)
     response = exception_handler(exc, context)
     if response is None:
         return None  # unexpected: Django's 500 handling and logging

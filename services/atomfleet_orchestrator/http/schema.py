@@ -24,6 +24,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 __all__ = [
+    "RATE_LIMIT_HEADERS",
     "ApiSchema",
     "ErrorBodySerializer",
     "StrictSerializer",
@@ -38,6 +39,10 @@ _DESCRIPTIONS = {
     409: "The request conflicts with the current state.",
     413: "The body exceeds its limit: `payload_too_large` (details: `limit_bytes`).",
     415: "The body's Content-Type is not accepted: `unsupported_media_type`.",
+    429: "A limit of the tenant refused the request; nothing was created. `quota_exceeded`: too many "
+    "accepted runs not yet finished (details: `limit`, `in_use`, `requested`); wait for runs to end. "
+    "`rate_limited`: the submit rate (details: `rate`, `burst`, `requested`, `retry_after`); retry "
+    "after the `Retry-After` seconds (docs/tenancy.md).",
     503: "A backing service (database, object storage) is down: `database_unavailable` or "
     "`storage_unavailable`. Retry after the `Retry-After` seconds.",
 }
@@ -88,9 +93,28 @@ _RETRY_AFTER = OpenApiParameter(
 )
 
 
+#: Response headers of the submit operations (the IETF RateLimit header fields draft): on the
+#: answers that created runs and on a ``rate_limited`` 429 (absent while the rate limiter is down).
+RATE_LIMIT_HEADERS = [
+    OpenApiParameter("Retry-After", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429, 503],
+                     description="seconds to wait before retrying"),
+    OpenApiParameter("RateLimit-Limit", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200, 202, 429],
+                     description="the tenant's burst: runs it may submit at once"),
+    OpenApiParameter("RateLimit-Remaining", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200, 202, 429],
+                     description="runs it may still submit now"),
+    OpenApiParameter("RateLimit-Reset", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[200, 202, 429],
+                     description="seconds until the full burst is available again"),
+    OpenApiParameter("RateLimit-Policy", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 202, 429],
+                     description="`<burst>;w=<seconds a full burst takes to refill>`"),
+]
+
+
 class ApiSchema(AutoSchema):
     def get_override_parameters(self) -> list[Any]:
-        return [*super().get_override_parameters(), _RETRY_AFTER]
+        declared = super().get_override_parameters()
+        if any(isinstance(p, OpenApiParameter) and p.name == "Retry-After" for p in declared):
+            return declared  # the operation's own (e.g. also on its 429)
+        return [*declared, _RETRY_AFTER]
 
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)

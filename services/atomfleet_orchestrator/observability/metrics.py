@@ -34,7 +34,9 @@ __all__ = [
     "precreate_api_series",
     "precreate_reconciler_actions",
     "precreate_worker_workflow_series",
+    "record_rate_limiter_error",
     "record_reconciler_action",
+    "record_submission_rejected",
     "record_run_submitted",
     "record_step_release_wait",
     "record_workflow_ended",
@@ -55,6 +57,21 @@ API_REQUEST_DURATION = Histogram(
 RUNS_SUBMITTED = Counter(
     "atomfleet_runs_submitted", "Runs accepted by the API, by atom and queue.", ("atom", "queue_name")
 )
+# Submits refused by a tenant's admission limits (tenancy.admission), one per refused request.
+SUBMISSIONS_REJECTED = Counter(
+    "atomfleet_submissions_rejected",
+    "Submit requests refused by a tenant's limits, by tenant (bounded: ATOMFLEET_METRICS_TENANT_LABELS) "
+    "and reason (quota_exceeded, rate_limited).",
+    ("tenant", "reason"),
+)
+REJECTION_REASONS = ("quota_exceeded", "rate_limited")
+RATE_LIMITER_ERRORS = Counter(
+    "atomfleet_rate_limiter_errors",
+    "Submits admitted without a rate check because the rate limiter's Redis did not answer (fail-open).",
+)
+OTHER_TENANTS = "other"
+_tenant_labels: set[str] = set()
+_tenant_labels_lock = threading.Lock()
 # The reconciler runs inside beat, which serves these counters (fleet.py).
 RECONCILER_ACTIONS = (
     "redispatched", "lost_retrying", "lost_failed", "lost_cancelled", "workflow_ended", "workflow_step_released",
@@ -110,6 +127,28 @@ def outbox_stats_provider() -> Callable[[], OutboxStats] | None:
 
 def record_run_submitted(atom: str, queue: str) -> None:
     RUNS_SUBMITTED.labels(atom, queue).inc()
+
+
+def tenant_label(slug: str) -> str:
+    """The tenant's own label for the first ATOMFLEET_METRICS_TENANT_LABELS tenants this process
+    counts, ``other`` for the rest: per-tenant series stay bounded whatever the number of tenants."""
+    from django.conf import settings
+
+    with _tenant_labels_lock:
+        if slug in _tenant_labels:
+            return slug
+        if len(_tenant_labels) < settings.ATOMFLEET_METRICS_TENANT_LABELS and slug != OTHER_TENANTS:
+            _tenant_labels.add(slug)
+            return slug
+    return OTHER_TENANTS
+
+
+def record_submission_rejected(tenant_slug: str, reason: str) -> None:
+    SUBMISSIONS_REJECTED.labels(tenant_label(tenant_slug), reason).inc()
+
+
+def record_rate_limiter_error() -> None:
+    RATE_LIMITER_ERRORS.inc()
 
 
 def record_workflow_ended(status: str) -> None:
@@ -186,6 +225,9 @@ def precreate_api_series() -> None:
         for name, queue in routes:
             RUNS_SUBMITTED.labels(name, queue)
         precreate_workflow_series()  # a cancel ends a workflow in the API
+        RATE_LIMITER_ERRORS.inc(0)
+        for reason in REJECTION_REASONS:  # the `other` series exist at 0 for rate() from the start
+            SUBMISSIONS_REJECTED.labels(OTHER_TENANTS, reason)
         _api_series_created = True
 
 

@@ -25,6 +25,7 @@ from django.db import transaction
 from atomfleet_orchestrator.runs.errors import BatchRejected, BatchTooLarge, RunError, UnknownAtom
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.submission import submit_run
+from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.tenancy.models import Tenant
 
 __all__ = ["BatchItem", "check_batch_size", "submit_batch"]
@@ -45,11 +46,26 @@ def check_batch_size(count: int) -> None:
         )
 
 
+def new_runs(tenant: Tenant, items: Sequence[BatchItem]) -> int:
+    """The runs the batch would create: keyless items, and distinct keys no run of the tenant has
+    (one indexed query). Replays are not counted: the limits never refuse them."""
+    keys = {item.idempotency_key for item in items if item.idempotency_key is not None}
+    used = set(AtomRun.objects.filter(tenant=tenant, idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    return sum(1 for item in items if item.idempotency_key is None) + len(keys - used)
+
+
 def submit_batch(
-    tenant: Tenant, created_by: str, atom_name: str, items: Sequence[BatchItem]
+    tenant: Tenant, created_by: str, atom_name: str, items: Sequence[BatchItem],
+    admission: Admission | None = None,
 ) -> list[tuple[AtomRun, bool]]:
-    """Every item's run and whether it was created; raises ``BatchRejected`` naming bad items."""
+    """Every item's run and whether it was created; raises ``BatchRejected`` naming bad items.
+
+    ``admission`` counts the batch's new runs against the tenant's limits before any item is
+    checked (a batch is admitted whole or refused whole) and settles the quota before commit.
+    """
     check_batch_size(len(items))
+    admission = admission or Admission(tenant)
+    admission.admit(new_runs(tenant, items))
     refused: list[dict[str, Any]] = []
     outcomes: dict[int, tuple[AtomRun, bool]] = {}
     # Keys in one canonical order, so concurrent batches lock their rows in the same order.
@@ -70,4 +86,5 @@ def submit_batch(
                 f"{len(refused)} of {len(items)} items were refused; no run was created",
                 {"errors": refused},
             )
+        admission.settle(sum(1 for _, created in outcomes.values() if created))
     return [outcomes[index] for index in range(len(items))]

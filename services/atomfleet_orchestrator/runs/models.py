@@ -8,12 +8,13 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from atomfleet_orchestrator.runs.lifecycle import TERMINAL, WAITING, RunStatus
+from atomfleet_orchestrator.runs.lifecycle import ACTIVE, TERMINAL, WAITING, RunStatus
 from atomfleet_orchestrator.tenancy.models import Tenant
 
 __all__ = ["AtomRun", "RunStatus", "new_task_id"]
 
 _WAITING = sorted(s.value for s in WAITING)  # plain strings: migrations import no app code
+_ACTIVE = sorted(s.value for s in ACTIVE)
 # Also names the enum of the OpenAPI schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
 RUN_STATUS_CHOICES = [(s.value, s.value) for s in RunStatus]
 
@@ -108,6 +109,9 @@ class AtomRun(models.Model):
                 condition=Q(status__in=_WAITING, dispatched_at__isnull=False),
             ),
             models.Index(fields=["heartbeat_at"], name="run_running", condition=Q(status="running")),
+            # A tenant's accepted-not-finished runs, counted on every submit against its quota
+            # (tenancy.limits): an index-only range of the active runs alone, whatever the history.
+            models.Index(fields=["tenant"], name="run_tenant_active", condition=Q(status__in=_ACTIVE)),
             # Runs of a workflow (cancel, fail_fast): single runs stay out of the index.
             models.Index(fields=["workflow"], name="run_workflow", condition=Q(workflow__isnull=False)),
         ]

@@ -17,6 +17,7 @@ from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.storage import get_store
+from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.tenancy.models import Tenant
 
 __all__ = ["create_run", "file_problems", "submit_run"]
@@ -43,12 +44,15 @@ def _check_files(tenant: Tenant, file_args: tuple[str, ...], args: dict[str, Any
 
 
 def submit_run(
-    tenant: Tenant, created_by: str, atom_name: str, args: Any, idempotency_key: str | None
+    tenant: Tenant, created_by: str, atom_name: str, args: Any, idempotency_key: str | None,
+    *, admission: Admission | None = None,
 ) -> tuple[AtomRun, bool]:
     """Returns the run and whether it was created (False: an idempotent replay).
 
     The key is looked up before the atom: a replay answers with the run it names even after a
     deploy retired the atom (the client retrying a request it already made must not see 404).
+    ``admission``: the tenant's limits, checked once the request is valid (a replay is never
+    refused by them); None for a batch's items, which the batch admits as a whole.
     """
     if idempotency_key is not None:
         existing = AtomRun.objects.filter(tenant=tenant, idempotency_key=idempotency_key).first()
@@ -64,9 +68,13 @@ def submit_run(
             f"arguments do not match the schema of {spec.name}", {"problems": problems}
         )
     _check_files(tenant, spec.file_args, args)
+    if admission is not None:
+        admission.admit(1)
     try:
         with transaction.atomic():
             run = create_run(tenant.pk, created_by, spec, args, idempotency_key=idempotency_key)
+            if admission is not None:
+                admission.settle()
     except IntegrityError:
         # Lost a race with a concurrent request carrying the same key.
         existing = AtomRun.objects.get(tenant=tenant, idempotency_key=idempotency_key)

@@ -55,3 +55,22 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class TenantLimits(models.Model):
+    """A tenant's own admission limits; a NULL field means "the fleet default" (settings).
+
+    Read on every submit (:mod:`atomfleet_orchestrator.tenancy.limits`); written by
+    ``atomfleet manage set_tenant_limits``. A tenant without a row has every default.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="limits")
+    # Accepted runs not yet finished (queued, running, retrying, and workflow steps not yet released).
+    quota_runs = models.PositiveIntegerField(null=True, blank=True)
+    # Token bucket of submitted runs: refilled at ``submit_rate`` runs/s, holding at most ``submit_burst``.
+    submit_rate = models.FloatField(null=True, blank=True)
+    submit_burst = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"limits of {self.tenant_id}"

@@ -36,6 +36,7 @@ from atomfleet_orchestrator.runs.errors import IdempotencyConflict
 from atomfleet_orchestrator.runs.lifecycle import TERMINAL, RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.submission import create_run
+from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.tenancy.models import Tenant
 from atomfleet_orchestrator.workflows import spec as workflow_spec
 from atomfleet_orchestrator.workflows.errors import WorkflowFinished, WorkflowStillRunning
@@ -343,8 +344,14 @@ def _replay(existing: Workflow, definition: dict[str, Any]) -> Workflow:
     return existing
 
 
-def submit(tenant: Tenant, created_by: str, body: dict[str, Any]) -> tuple[Workflow, bool]:
-    """Store the workflow and release its roots, in one transaction; False: an idempotent replay."""
+def submit(
+    tenant: Tenant, created_by: str, body: dict[str, Any], admission: Admission | None = None
+) -> tuple[Workflow, bool]:
+    """Store the workflow and release its roots, in one transaction; False: an idempotent replay.
+
+    Each step counts as a run against the tenant's limits (``admission``), admitted once the
+    workflow is valid and settled before commit; a replay is never refused by them.
+    """
     key = body.get("idempotency_key")
     definition = _definition(body)
     if key is not None:
@@ -352,6 +359,8 @@ def submit(tenant: Tenant, created_by: str, body: dict[str, Any]) -> tuple[Workf
         if existing is not None:
             return _replay(existing, definition), False
     checked = workflow_spec.check(tenant, body)
+    admission = admission or Admission(tenant)
+    admission.admit(len(checked.steps))
     try:
         with transaction.atomic():
             workflow = Workflow.objects.create(
@@ -373,6 +382,7 @@ def submit(tenant: Tenant, created_by: str, body: dict[str, Any]) -> tuple[Workf
                     advance.decide(step)
             advance.propagate()
             advance.commit()
+            admission.settle()
     except IntegrityError:
         if key is None:
             raise

@@ -141,11 +141,11 @@ def read(call: Call[T], response: httpx.Response) -> T:
 
 
 def api_error(response: httpx.Response) -> ApiError:
-    cls = error_for(response.status_code)
     try:
         error = response.json()["error"]
         code, message, details = str(error["code"]), str(error.get("message", "")), error.get("details")
     except (ValueError, KeyError, TypeError):  # not our error body: a proxy, a load balancer
         code, message, details = "http_error", response.text[:300] or response.reason_phrase, None
+    cls = error_for(response.status_code, code)
     return cls(code, message, http_status=response.status_code, details=details,
                retry_after=retry_after(response))

@@ -15,6 +15,11 @@
         │                                a workflow already ended (cancel) or still running (retry)
         ├── PayloadTooLarge         413  payload_too_large, batch_too_large
         ├── UnsupportedMediaType    415
+        ├── TooManyRequests         429  a limit of the tenant; nothing was created
+        │   ├── QuotaExceeded            quota_exceeded (details: limit, in_use, requested):
+        │   │                            wait for runs to end
+        │   └── RateLimited              rate_limited (``retry_after`` seconds; retried by the
+        │                                client where it retries safely: keyed submits)
         ├── ServiceUnavailable      503  database_unavailable, ... (``retry_after`` seconds)
         └── ServerError             any other 5xx
 """
@@ -36,8 +41,11 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "PayloadTooLarge",
+    "QuotaExceeded",
+    "RateLimited",
     "ServerError",
     "ServiceUnavailable",
+    "TooManyRequests",
     "TransportError",
     "Unauthenticated",
     "UnsupportedMediaType",
@@ -120,6 +128,18 @@ class UnsupportedMediaType(ApiError):
     pass
 
 
+class TooManyRequests(ApiError):
+    pass
+
+
+class QuotaExceeded(TooManyRequests):
+    pass
+
+
+class RateLimited(TooManyRequests):
+    pass
+
+
 class ServiceUnavailable(ApiError):
     pass
 
@@ -130,9 +150,12 @@ class ServerError(ApiError):
 
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: BadRequest, 401: Unauthenticated, 403: Forbidden, 404: NotFound, 409: Conflict,
-    413: PayloadTooLarge, 415: UnsupportedMediaType, 503: ServiceUnavailable,
+    413: PayloadTooLarge, 415: UnsupportedMediaType, 429: TooManyRequests, 503: ServiceUnavailable,
 }
+_BY_CODE: dict[str, type[ApiError]] = {"quota_exceeded": QuotaExceeded, "rate_limited": RateLimited}
 
 
-def error_for(status: int) -> type[ApiError]:
+def error_for(status: int, code: str | None = None) -> type[ApiError]:
+    if status == 429 and code in _BY_CODE:
+        return _BY_CODE[code]
     return _BY_STATUS.get(status) or (ServerError if status >= 500 else ApiError)

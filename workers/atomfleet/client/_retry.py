@@ -3,11 +3,12 @@
 Only what is safe is retried:
 
 - a failure to *connect* (nothing was sent): any request;
-- a dropped connection, a read timeout or a 503 answer (the request may have been processed):
+- a dropped connection, a read timeout, a 503 or a 429 ``rate_limited`` answer (the request may
+  have been processed; a rate-limited one was not, but is retried under the same rule):
   only requests that are safe to repeat, i.e. GET, cancel (idempotent on the server) and
   POSTs that carry an idempotency key (every item's key, for a batch).
 
-The delay grows exponentially with jitter; a 503's ``Retry-After`` is waited for as given, unless
+The delay grows exponentially with jitter; a 503's or 429's ``Retry-After`` is waited for as given, unless
 it exceeds ``max_backoff`` (then the error is raised at once: the service asked for longer than
 this client is willing to block).
 """
@@ -22,7 +23,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-__all__ = ["RetryEvent", "Retries", "retry_after"]
+__all__ = ["RetryEvent", "Retries", "answer_retryable", "retry_after"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,22 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 def transport_retryable(exc: httpx.TransportError, safe: bool) -> bool:
     return safe or isinstance(exc, _NOT_SENT)
+
+
+def answer_retryable(response: httpx.Response) -> str | None:
+    """Why a safe request may be sent again after this answer ("503", "rate_limited"), or None.
+
+    A 429 ``rate_limited`` created nothing and says when to come back; ``quota_exceeded`` is not
+    retried (it lasts until runs end)."""
+    if response.status_code == 503:
+        return "503"
+    if response.status_code == 429:
+        try:
+            if response.json()["error"]["code"] == "rate_limited":
+                return "rate_limited"
+        except (ValueError, KeyError, TypeError):
+            return None
+    return None
 
 
 def retry_after(response: httpx.Response) -> float | None:

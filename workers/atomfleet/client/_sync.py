@@ -34,7 +34,13 @@ from atomfleet.client._models import (
     Upload,
     Workflow,
 )
-from atomfleet.client._retry import Retries, RetryEvent, retry_after, transport_retryable
+from atomfleet.client._retry import (
+    Retries,
+    RetryEvent,
+    answer_retryable,
+    retry_after,
+    transport_retryable,
+)
 
 __all__ = ["Client"]
 
@@ -91,10 +97,11 @@ class Client:
                     raise transport_error(method, path, exc, attempt) from exc
                 self._pause(RetryEvent(method, path, attempt, wait, type(exc).__name__))
                 continue
-            if response.status_code == 503 and safe:
+            reason = answer_retryable(response) if safe else None
+            if reason is not None:
                 wait = self.retries.delay(attempt, retry_after(response))
                 if wait is not None:
-                    self._pause(RetryEvent(method, path, attempt, wait, "503"))
+                    self._pause(RetryEvent(method, path, attempt, wait, reason))
                     continue
             return response
 

@@ -77,6 +77,10 @@ ATOMFLEET_TASK_EVENTS: {{ .Values.flower.enabled | toString | quote }}
 ATOMFLEET_INLINE_RESULT_MAX_BYTES: {{ int $c.inlineResultMaxBytes | toString | quote }}
 ATOMFLEET_MAX_REQUEST_BYTES: {{ int $c.maxRequestBytes | toString | quote }}
 ATOMFLEET_WORKFLOW_MAX_STEPS: {{ int $c.workflowMaxSteps | toString | quote }}
+ATOMFLEET_TENANT_QUOTA_RUNS: {{ int $c.tenantQuotaRuns | toString | quote }}
+ATOMFLEET_TENANT_SUBMIT_RATE: {{ $c.tenantSubmitRate | toString | quote }}
+ATOMFLEET_TENANT_SUBMIT_BURST: {{ int $c.tenantSubmitBurst | toString | quote }}
+ATOMFLEET_METRICS_TENANT_LABELS: {{ int $c.metricsTenantLabels | toString | quote }}
 ATOMFLEET_MAX_UPLOAD_BYTES: {{ int $c.maxUploadBytes | toString | quote }}
 ATOMFLEET_LIVENESS_MAX_AGE: {{ int $c.livenessMaxAge | toString | quote }}
 ATOMFLEET_API_PORT: {{ int .Values.ports.api | toString | quote }}

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from atomfleet.errors import ObjectNotFound
 from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.http.errors import ApiError
-from atomfleet_orchestrator.http.schema import error_responses
+from atomfleet_orchestrator.http.schema import RATE_LIMIT_HEADERS, error_responses
 from atomfleet_orchestrator.runs.api.pagination import RunCursorPagination
 from atomfleet_orchestrator.runs.api.serializers import (
     AtomListSerializer,
@@ -41,6 +41,7 @@ from atomfleet_orchestrator.runs.errors import ArtifactNotFound, RunNotFound
 from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
 from atomfleet_orchestrator.runs.storage import get_store
 from atomfleet_orchestrator.runs.submission import submit_run
+from atomfleet_orchestrator.tenancy.admission import Admission
 
 _RUN_ID = OpenApiParameter("run_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
 _ATOM_NAME = OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, description="the atom's name, e.g. `text.stats`")
@@ -73,11 +74,11 @@ def list_atoms(request: Request) -> Response:
 
 @extend_schema(
     operation_id="runs_submit", tags=["runs"], summary="Submit a run of an atom",
-    parameters=[_ATOM_NAME], request=SubmitRunSerializer,
+    parameters=[_ATOM_NAME, *RATE_LIMIT_HEADERS], request=SubmitRunSerializer,
     responses={
         202: OpenApiResponse(RunSerializer, description="accepted: a new run (`Location` names it)"),
         200: OpenApiResponse(RunSerializer, description="the earlier run with this idempotency key"),
-        **error_responses(404, 409, e404="no atom by that name: `unknown_atom` (details: `atoms`)",
+        **error_responses(404, 409, 429, e404="no atom by that name: `unknown_atom` (details: `atoms`)",
                           e409="the idempotency key was used with another atom or args: "
                           "`idempotency_conflict` (details: `run_id`)"),
     },
@@ -85,11 +86,13 @@ def list_atoms(request: Request) -> Response:
 @api_view(["POST"])
 def submit(request: Request, name: str) -> Response:
     body = _body(request, SubmitRunSerializer)
+    admission = Admission(request.user.tenant)
     run, created = submit_run(
-        request.user.tenant, request.user.name, name, body["args"], body.get("idempotency_key")
+        request.user.tenant, request.user.name, name, body["args"], body.get("idempotency_key"),
+        admission=admission,
     )
     data = RunSerializer(run, context={"request": request}).data
-    headers = {"Location": data["url"]}
+    headers = {"Location": data["url"], **admission.headers()}
     return Response(data, status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK, headers=headers)
 
 
@@ -99,13 +102,14 @@ def submit(request: Request, name: str) -> Response:
     "refused, no run of the batch is created and the 400 `invalid_batch` lists every refused item in "
     "`details.errors` (`index`, `code`, `message`, `details`). Items with an idempotency key that names "
     "an earlier run with the same args return that run (`created: false`). A batch holds at most "
-    "ATOMFLEET_BATCH_MAX_ITEMS items (413 `batch_too_large` above).",
-    parameters=[_ATOM_NAME], request=BatchSubmitSerializer,
+    "ATOMFLEET_BATCH_MAX_ITEMS items (413 `batch_too_large` above). Its new runs (items that are "
+    "not replays) count against the tenant's quota and submit rate, all or nothing (429).",
+    parameters=[_ATOM_NAME, *RATE_LIMIT_HEADERS], request=BatchSubmitSerializer,
     responses={
         202: OpenApiResponse(BatchResultSerializer, description="at least one run was created"),
         200: OpenApiResponse(BatchResultSerializer, description="every item named an earlier run"),
         **error_responses(
-            400, 404, 413,
+            400, 404, 413, 429,
             e400="`invalid_request` (body shape; details per field, items by index), or "
             "`invalid_batch`: items were refused (details.errors), nothing was created",
             e404="no atom by that name: `unknown_atom`",
@@ -119,11 +123,13 @@ def submit_many(request: Request, name: str) -> Response:
         check_batch_size(len(request.data["items"]))  # before validating thousands of items
     body = _body(request, BatchSubmitSerializer)
     items = [BatchItem(item["args"], item.get("idempotency_key")) for item in body["items"]]
-    outcomes = submit_batch(request.user.tenant, request.user.name, name, items)
+    admission = Admission(request.user.tenant)
+    outcomes = submit_batch(request.user.tenant, request.user.name, name, items, admission)
     context = {"request": request}
     results = [{"created": created, "run": RunSerializer(run, context=context).data} for run, created in outcomes]
     any_created = any(created for _, created in outcomes)
-    return Response({"results": results}, status=status.HTTP_202_ACCEPTED if any_created else status.HTTP_200_OK)
+    return Response({"results": results}, status=status.HTTP_202_ACCEPTED if any_created else status.HTTP_200_OK,
+                    headers=admission.headers())
 
 
 @extend_schema_view(get=extend_schema(

@@ -19,8 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from atomfleet_orchestrator.http.errors import ApiError
-from atomfleet_orchestrator.http.schema import error_responses
+from atomfleet_orchestrator.http.schema import RATE_LIMIT_HEADERS, error_responses
 from atomfleet_orchestrator.runs.api.pagination import RunCursorPagination
+from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.workflows import engine
 from atomfleet_orchestrator.workflows.api.serializers import (
     WorkflowSerializer,
@@ -41,22 +42,23 @@ def _workflow_for(request: Request, workflow_id: Any) -> Workflow:
     return workflow
 
 
-def _answer(request: Request, workflow: Workflow, code: int) -> Response:
+def _answer(request: Request, workflow: Workflow, code: int, headers: dict[str, str] | None = None) -> Response:
     data = WorkflowSerializer(workflow, context={"request": request}).data
-    return Response(data, status=code, headers={"Location": data["url"]})
+    return Response(data, status=code, headers={"Location": data["url"], **(headers or {})})
 
 
 _SUBMIT_SCHEMA = extend_schema(
     operation_id="workflows_submit", tags=["workflows"], summary="Submit a workflow (a DAG of atom runs)",
     description="Validated whole before anything runs: every refusal is a 400 `invalid_workflow` whose "
     "`details.errors` name the step (`step`, `problems`). The root steps are queued at once; each "
-    "other step when its parents have ended (docs/workflows.md).",
-    request=WorkflowSubmitSerializer,
+    "other step when its parents have ended (docs/workflows.md). Each step counts as a run against "
+    "the tenant's quota and submit rate (429).",
+    parameters=RATE_LIMIT_HEADERS, request=WorkflowSubmitSerializer,
     responses={
         202: OpenApiResponse(WorkflowSerializer, description="accepted: a new workflow (`Location` names it)"),
         200: OpenApiResponse(WorkflowSerializer, description="the earlier workflow with this idempotency key"),
         **error_responses(
-            400, 409,
+            400, 409, 429,
             e400="`invalid_request` (body shape) or `invalid_workflow` (details.errors: `step`, `problems`): "
             "unknown atom, unknown or duplicate step, unknown parent, a cycle, `$from` to a step that is "
             "not an ancestor, arguments invalid against the atom's schema, too many steps",
@@ -84,8 +86,10 @@ class WorkflowList(ListAPIView):
             raise ApiError(400, "invalid_request", "the body must be a JSON object")
         body = WorkflowSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        workflow, created = engine.submit(request.user.tenant, request.user.name, body.validated_data)
-        return _answer(request, workflow, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK)
+        admission = Admission(request.user.tenant)
+        workflow, created = engine.submit(request.user.tenant, request.user.name, body.validated_data, admission)
+        return _answer(request, workflow, status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+                       admission.headers())
 
     def get_queryset(self) -> Any:
         workflows = Workflow.objects.filter(tenant=self.request.user.tenant)
