@@ -154,5 +154,28 @@ def test_real_answers_of_every_operation_match_the_schema(
         check("/api/v1/workflows", "GET", http.get("/api/v1/workflows", params={"limit": 1, "status": "succeeded"}))
         check("/api/v1/workflows/{workflow_id}/cancel", "POST", http.post(f"/api/v1/workflows/{flow['id']}/cancel"))
         check("/api/v1/workflows/{workflow_id}/retry", "POST", http.post(f"/api/v1/workflows/{flow['id']}/retry"))
+
+        check("/api/v1/runs/{run_id}/events", "GET", http.get(f"/api/v1/runs/{run['id']}/events"))
+        events = check("/api/v1/events", "GET", http.get("/api/v1/events", params={"run": run["id"]})).json()
+        assert events["results"], events
+        check("/api/v1/workflows/{workflow_id}/events", "GET", http.get(f"/api/v1/workflows/{flow['id']}/events"))
+        check("/api/v1/events/stream-token", "POST", http.post("/api/v1/events/stream-token", json={"run": run["id"]}))
+        # A webhook to a closed port of this machine: its deliveries fail and stay in the log.
+        hook = check("/api/v1/webhooks", "POST", http.post(
+            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["run.*"]})).json()
+        check("/api/v1/webhooks", "GET", http.get("/api/v1/webhooks"))
+        check("/api/v1/webhooks/{endpoint_id}", "GET", http.get(f"/api/v1/webhooks/{hook['id']}"))
+        check("/api/v1/webhooks/{endpoint_id}", "PATCH", http.patch(
+            f"/api/v1/webhooks/{hook['id']}", json={"description": "contract test"}))
+        check("/api/v1/webhooks/{endpoint_id}/rotate-secret", "POST", http.post(f"/api/v1/webhooks/{hook['id']}/rotate-secret"))
+        since = events["results"][0]["created_at"]
+        replayed = check("/api/v1/webhooks/{endpoint_id}/replay", "POST", http.post(
+            f"/api/v1/webhooks/{hook['id']}/replay", json={"since": since}))
+        assert replayed.status_code == 202 and replayed.json()["deliveries"] >= 1, replayed.text
+        deliveries = check("/api/v1/webhooks/{endpoint_id}/deliveries", "GET",
+                           http.get(f"/api/v1/webhooks/{hook['id']}/deliveries")).json()
+        check("/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry", "POST", http.post(
+            f"/api/v1/webhooks/{hook['id']}/deliveries/{deliveries['results'][0]['id']}/retry"))
+        check("/api/v1/webhooks/{endpoint_id}", "DELETE", http.delete(f"/api/v1/webhooks/{hook['id']}"))
     operations = {f"{method.upper()} {path}" for path, item in schema.raw_schema["paths"].items() for method in item}
     assert {s.rsplit(" ", 1)[0] for s in seen} == operations  # every operation, with real data

@@ -127,7 +127,8 @@ class ApiServer:
 def live_api(
     django_db_setup: None, django_db_blocker: Any, broker_redis: redis.Redis, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ApiServer]:
-    server = ApiServer(tmp_path_factory.mktemp("live-api"))
+    # Webhook endpoints on this machine are admitted, as `atomfleet dev` admits them (loopback only).
+    server = ApiServer(tmp_path_factory.mktemp("live-api"), ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
     server.start()
     try:
         yield server

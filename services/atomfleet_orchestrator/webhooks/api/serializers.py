@@ -47,7 +47,7 @@ class WebhookUpdateSerializer(StrictSerializer):
 
 class WebhookSerializer(serializers.ModelSerializer):
     events = serializers.ListField(child=serializers.CharField(), help_text=_EVENTS_HELP)
-    disabled_reason = serializers.CharField(help_text="why the service disabled it (a 410 answer), or empty")
+    disabled_reason = serializers.CharField(allow_blank=True, help_text="why the service disabled it (a 410 answer), or empty")
 
     class Meta:
         model = WebhookEndpoint
