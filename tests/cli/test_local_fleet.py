@@ -24,8 +24,16 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {"PYTHONUNBUFFERED": "1"}
 
 
-def _listening_addresses(port: int) -> set[str]:
-    """Local addresses of the TCP sockets listening on ``port`` (IPv4 and IPv6)."""
+def _listening_addresses(port: int, wait: float = 0.0) -> set[str]:
+    """Local addresses of the TCP sockets listening on ``port`` (IPv4 and IPv6), waiting up to
+    ``wait`` seconds for the first one."""
+    deadline = time.monotonic() + wait
+    while not (found := _listening_now(port)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def _listening_now(port: int) -> set[str]:
     found = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -80,7 +88,8 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
         for name, url in metrics.items():
             assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics"), (name, url)
             port = int(url.rsplit(":", 1)[1].split("/")[0])
-            assert _listening_addresses(port) == {"127.0.0.1"}, (name, url, _listening_addresses(port))
+            # A worker prints its URL as it starts: its metrics server may listen a moment later.
+            assert _listening_addresses(port, wait=30) == {"127.0.0.1"}, (name, url, _listening_addresses(port))
         assert "atomfleet_queue_demand" in httpx.get(metrics["beat"], timeout=10).text
         atoms = httpx.get(f"{lines['api']}/api/v1/atoms", headers={"Authorization": f"Bearer {lines['token']}"})
         assert atoms.status_code == 200 and len(atoms.json()["results"]) >= 4
@@ -88,7 +97,7 @@ def test_dev_prints_endpoints_serves_and_stops_everything_on_ctrl_c(tmp_path: Pa
         # The events process: its URL printed, on loopback only, streaming a run to its end.
         events = lines.get("events", "")
         assert events.startswith("http://127.0.0.1:") and events != lines["api"], lines
-        assert _listening_addresses(int(events.rsplit(":", 1)[1])) == {"127.0.0.1"}
+        assert _listening_addresses(int(events.rsplit(":", 1)[1]), wait=30) == {"127.0.0.1"}
         auth = {"Authorization": f"Bearer {lines['token']}"}
         run = httpx.post(f"{lines['api']}/api/v1/atoms/text.stats/runs", json={"args": {"text": "a b a"}},
                          headers=auth, timeout=10).json()

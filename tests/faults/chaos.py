@@ -3,7 +3,7 @@
 N mixed submissions go to the three queues through the HTTP API, spread over time — one in five a
 small diamond workflow across the three queues, the others single runs — while the drill, at
 random moments, SIGKILLs or SIGTERMs worker groups, SIGKILLs pool processes, kills and restarts
-Redis (append-only file) and pauses PostgreSQL. Clients behave like the SDK: on a 503 or a
+Redis (append-only file) and freezes PostgreSQL (every process of it). Clients behave like the SDK: on a 503 or a
 connection error they retry with the same idempotency key. Afterwards every run must be terminal
 within the documented deadlines, no run may have executed twice at the same time (the diagnostics
 atoms journal every execution), no run may exceed its attempt budget, and no non-idempotent run may
@@ -114,7 +114,7 @@ def _pool_processes(main_pid: int) -> list[int]:
 
 
 def _inject(deployment: Deployment, rng: random.Random, report: Report) -> None:
-    fault = rng.choice(["kill_worker", "term_worker", "kill_pool_process", "restart_redis", "pause_postgres"])
+    fault = rng.choice(["kill_worker", "term_worker", "kill_pool_process", "restart_redis", "freeze_postgres"])
     queue = rng.choice(deployment.queues)
     worker = deployment.worker(queue)
     if fault == "kill_worker":
@@ -134,9 +134,9 @@ def _inject(deployment: Deployment, rng: random.Random, report: Report) -> None:
         time.sleep(rng.uniform(0, 2))
         deployment.redis.start()
     else:
-        deployment.postgres.pause()
-        time.sleep(rng.uniform(2, 6))  # below the fencing window: a pause is not a lost worker
-        deployment.postgres.resume()
+        deployment.postgres.freeze()
+        time.sleep(rng.uniform(2, 6))  # below the fencing window: a freeze is not a lost worker
+        deployment.postgres.thaw()
     report.faults[fault if fault != "kill_worker" else f"kill_worker_{queue}"] += 1
 
 

@@ -1,5 +1,5 @@
 """Workflow faults: a worker group SIGKILLed, Redis killed and restarted, PostgreSQL stopped and
-paused while diamond workflows run across the three queues; a failed workflow retried.
+frozen while diamond workflows run across the three queues; a failed workflow retried.
 
 After each, tests/faults/workflow_invariants.py checks every workflow: terminal, ended exactly
 once, no step executed twice at once, no child created or started before all its parents ended,
@@ -137,8 +137,8 @@ def test_redis_killed_and_restarted_mid_workflows(deployment: Deployment, client
     print(f"redis drill: all terminal {time.monotonic() - started:.1f}s after the kill")
 
 
-@pytest.mark.parametrize("fault", ["stopped", "paused"])
-def test_postgres_stopped_or_paused_mid_workflows(deployment: Deployment, client: httpx.Client, fault: str) -> None:
+@pytest.mark.parametrize("fault", ["stopped", "frozen"])
+def test_postgres_stopped_or_frozen_mid_workflows(deployment: Deployment, client: httpx.Client, fault: str) -> None:
     # Given 8 diamonds of idempotent steps in flight (about 12 s of work), some steps running
     workflows = [deployment.submit_workflow(client, diamond(seconds=1.0, b_atom="diagnostics.sleep"))
                  for _ in range(8)]
@@ -147,9 +147,10 @@ def test_postgres_stopped_or_paused_mid_workflows(deployment: Deployment, client
     steps = deployment.workflow_steps(workflows)
     released = sum(1 for w in workflows for s in steps[w] if s["state"] != "pending")
     assert 0 < released < 32, released  # the outage strikes mid-workflows
-    # When PostgreSQL is stopped (or paused) for 8 seconds: step endings and releases in flight
+    # When PostgreSQL is stopped (or frozen whole: every process of it) for 8 seconds: step endings
+    # and releases in flight
     stop, start = ((deployment.postgres.stop, deployment.postgres.start) if fault == "stopped"
-                   else (deployment.postgres.pause, deployment.postgres.resume))
+                   else (deployment.postgres.freeze, deployment.postgres.thaw))
     stop()
     try:
         time.sleep(8)

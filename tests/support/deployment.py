@@ -212,7 +212,8 @@ class Postgres:
         for pid in self._frozen[1:]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGSTOP)
-        wait_until(lambda: all(_state(pid) in ("T", None) for pid in self._frozen), 10,
+        # A backend exiting as the server froze stays a zombie (its stopped parent cannot reap it).
+        wait_until(lambda: all(_state(pid) in ("T", "t", "Z", None) for pid in self._frozen), 10,
                    "every PostgreSQL process to stop", every=0.01)
         return self._frozen
 
