@@ -72,6 +72,8 @@ DIFFERENT_FROM_CHART: dict[str, str] = {
     "ATOMFLEET_S3_BUCKET": "s3 backend only",
     "ATOMFLEET_S3_REGION": "s3 backend only",
     "ATOMFLEET_S3_ENDPOINT_URL": "s3 backend only",
+    "ATOMFLEET_EVENTS_PORT": "the events process is not part of the throughput path (chart: 8001)",
+    "ATOMFLEET_WEBHOOK_ALLOWED_NETWORKS": "left unset like the chart's default (empty): no webhook is registered",
     "ATOMFLEET_TENANT_QUOTA_RUNS": "10,000,000 (chart: 50,000): the bench measures the fleet, not one tenant's quota",
     "ATOMFLEET_TENANT_SUBMIT_RATE": "1,000,000 runs/s (chart: 50): the bench submits thousands of runs/s as one tenant",
     "ATOMFLEET_TENANT_SUBMIT_BURST": "1,000,000 (chart: 1,000)",
