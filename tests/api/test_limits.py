@@ -152,18 +152,18 @@ def test_rate_limiter_down_admits_submits(api: APIClient, tenant: Tenant, monkey
     """Redis down (nothing listens at the broker's address): the submit is accepted, its run
     waits in the outbox, without rate headers; the failure is counted; then Redis is skipped."""
     from atomfleet_orchestrator.celery import app
-    from atomfleet_orchestrator.observability.metrics import RATE_LIMITER_ERRORS
+    from atomfleet_orchestrator.observability.metrics import _rate_limiter_errors
 
     _limit(tenant, submit_rate=0.001, submit_burst=1)
     assert api.post(URL, {"args": {"text": "a"}}, format="json").status_code == 202
     assert _error(api.post(URL, {"args": {"text": "a"}}, format="json"), "rate_limited")
     monkeypatch.setattr(app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/10")
-    errors = RATE_LIMITER_ERRORS._value.get()
+    errors = _rate_limiter_errors()._value.get()
     started = time.monotonic()
     answers = [api.post(URL, {"args": {"text": "b"}}, format="json") for _ in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert not any("RateLimit-Limit" in a for a in answers)
-    assert RATE_LIMITER_ERRORS._value.get() == errors + 3
+    assert _rate_limiter_errors()._value.get() == errors + 3
     assert time.monotonic() - started < 10
     assert AtomRun.objects.filter(tenant=tenant).count() == 4
 

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -65,10 +65,6 @@ SUBMISSIONS_REJECTED = Counter(
     ("tenant", "reason"),
 )
 REJECTION_REASONS = ("quota_exceeded", "rate_limited")
-RATE_LIMITER_ERRORS = Counter(
-    "atomfleet_rate_limiter_errors",
-    "Submits admitted without a rate check because the rate limiter's Redis did not answer (fail-open).",
-)
 OTHER_TENANTS = "other"
 _tenant_labels: set[str] = set()
 _tenant_labels_lock = threading.Lock()
@@ -87,20 +83,34 @@ WORKFLOWS_TOTAL = Counter("atomfleet_workflows", "Workflows ended, by final stat
 # An unlabeled metric creates its value where it is defined, at import: in a worker or beat, before
 # the process group's folder exists (wipe_multiproc_dir), so it wrote a stray file into the shared
 # base folder at every process start, outside what the exporter reads. Labeled metrics create
-# values at .labels(); this one is defined on first use, after the folder exists.
-_step_release: list[Histogram] = []
-_step_release_lock = threading.Lock()
+# values at .labels(); unlabeled ones are defined on first use, after the folder exists.
+M = TypeVar("M", Counter, Histogram)
 
 
-def _step_release_histogram() -> Histogram:
-    with _step_release_lock:
-        if not _step_release:
-            _step_release.append(Histogram(
-                "atomfleet_workflow_step_release_seconds",
-                "Seconds from a workflow step's release (its last parent's end) to its run's start.",
-                buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf")),
-            ))
-        return _step_release[0]
+class OnFirstUse(Generic[M]):
+    """An unlabeled metric, defined the first time it is used (see above)."""
+
+    def __init__(self, factory: Callable[[], M]) -> None:
+        self._factory: Callable[[], M] = factory
+        self._metric: M | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> M:
+        with self._lock:
+            if self._metric is None:
+                self._metric = self._factory()
+            return self._metric
+
+
+_step_release_histogram = OnFirstUse(lambda: Histogram(
+    "atomfleet_workflow_step_release_seconds",
+    "Seconds from a workflow step's release (its last parent's end) to its run's start.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, float("inf")),
+))
+_rate_limiter_errors = OnFirstUse(lambda: Counter(
+    "atomfleet_rate_limiter_errors",
+    "Submits admitted without a rate check because the rate limiter's Redis did not answer (fail-open).",
+))
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ def record_submission_rejected(tenant_slug: str, reason: str) -> None:
 
 
 def record_rate_limiter_error() -> None:
-    RATE_LIMITER_ERRORS.inc()
+    _rate_limiter_errors().inc()
 
 
 def record_workflow_ended(status: str) -> None:
@@ -225,7 +235,7 @@ def precreate_api_series() -> None:
         for name, queue in routes:
             RUNS_SUBMITTED.labels(name, queue)
         precreate_workflow_series()  # a cancel ends a workflow in the API
-        RATE_LIMITER_ERRORS.inc(0)
+        _rate_limiter_errors().inc(0)
         for reason in REJECTION_REASONS:  # the `other` series exist at 0 for rate() from the start
             SUBMISSIONS_REJECTED.labels(OTHER_TENANTS, reason)
         _api_series_created = True
