@@ -94,6 +94,9 @@ def worker_fleet(
         "ATOMFLEET_LOG_FORMAT": "json",
         # Small enough that a long forecast is stored by reference.
         "ATOMFLEET_INLINE_RESULT_MAX_BYTES": "4096",
+        # The session's beat leaves webhook fan-out alone: tests of tests/webhooks drive its rounds
+        # themselves (fanout.fan_out moves one shared cursor; a second beat would race them).
+        "ATOMFLEET_WEBHOOK_INTERVAL": "3600",
         "PYTHONUNBUFFERED": "1",
     }
     log_dir = tmp_path_factory.mktemp("workers")

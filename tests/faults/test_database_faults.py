@@ -100,7 +100,7 @@ def test_postgres_frozen_for_ten_seconds_costs_requests_seconds_not_minutes(
             for (response, took), (_, path, _) in zip(answers, requests, strict=True):
                 assert response is not None, (round_, path, "no answer within 20 s", seconds)
                 assert response.status_code == 503, (path, response.text)
-                assert took < 6, (round_, seconds)
+                assert took < 10, (round_, seconds)  # seconds, not the 20 s+ of a hung request
             replies = [response for response, _ in answers if response is not None]
             for response in replies[:4]:
                 assert response.json()["error"]["code"] == "database_unavailable"
