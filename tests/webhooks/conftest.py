@@ -24,7 +24,8 @@ from tests.support.workers import WorkerFleet
 # The schedule shortened: 1 s, then 2 s between attempts, ten attempts; no jitter so the tests can
 # reason about time. The lease is above the timeout as production requires.
 TIMINGS = {
-    "ATOMFLEET_WEBHOOK_RETRY_SCHEDULE": "0,1,2,2,2,2,2,2,2,2",
+    # Ten attempts over ~40 s: a loaded machine must not exhaust a delivery while its test waits.
+    "ATOMFLEET_WEBHOOK_RETRY_SCHEDULE": "0,1,2,2,2,5,5,5,8,8",
     "ATOMFLEET_WEBHOOK_RETRY_JITTER": "0",
     "ATOMFLEET_WEBHOOK_TIMEOUT": "2",
     "ATOMFLEET_WEBHOOK_LEASE_SECONDS": "4",
