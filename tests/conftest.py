@@ -35,6 +35,32 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 PRIVATE_BROKER_DB = 9
 
 
+def _flush_retrying_deadlocks() -> None:
+    """A transactional test's teardown TRUNCATEs every table while the session's workers may still
+    be ending that test's runs: PostgreSQL breaks the lock cycle by failing one side, and when the
+    side is the flush, the worker's transaction commits a moment later and the flush goes again."""
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+    from django.test.testcases import TransactionTestCase
+
+    flush = TransactionTestCase._fixture_teardown
+
+    def teardown(self: TransactionTestCase) -> None:
+        for attempt in range(5):
+            try:
+                return flush(self)
+            except CommandError as error:
+                if not isinstance(error.__cause__, OperationalError) or "deadlock" not in str(error.__cause__):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        return flush(self)
+
+    TransactionTestCase._fixture_teardown = teardown  # type: ignore[method-assign]
+
+
+_flush_retrying_deadlocks()
+
+
 @pytest.fixture(scope="session")
 def broker_redis() -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
