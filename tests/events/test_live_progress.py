@@ -31,9 +31,9 @@ def _submit(api: ApiServer, tenant: LiveTenant, atom: str, args: dict[str, objec
     return str(answer.json()["id"])
 
 
-def _watch(api: ApiServer, events: EventsServer, tenant: LiveTenant, run_id: str) -> subprocess.CompletedProcess[str]:
+def _watch(api: ApiServer, events: EventsServer, tenant: LiveTenant, target: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ATOMFLEET_URL": api.url, "ATOMFLEET_TOKEN": tenant.token, "ATOMFLEET_EVENTS_URL": events.url}
-    return subprocess.run([sys.executable, "-m", "atomfleet_orchestrator.cli.main", "watch", run_id],
+    return subprocess.run([sys.executable, "-m", "atomfleet_orchestrator.cli.main", "watch", target],
                           env=env, capture_output=True, text=True, timeout=90)
 
 
@@ -48,6 +48,42 @@ def test_watch_follows_a_run_to_its_end_and_exits_by_outcome(
     failing = _submit(live_api, live_tenant, "diagnostics.sleep", {"seconds": 0.1, "steps": 1, "fail_attempts": 9})
     done = _watch(live_api, live_events, live_tenant, failing)
     assert done.returncode == 1 and json.loads(done.stdout)["status"] == "failed", done.stderr
+
+
+def _submit_workflow(api: ApiServer, tenant: LiveTenant, steps: list[dict[str, object]]) -> str:
+    answer = httpx.post(f"{api.url}/api/v1/workflows", json={"steps": steps},
+                        headers={"Authorization": f"Bearer {tenant.token}"})
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def test_watch_follows_a_workflow_step_by_step(
+    live_api: ApiServer, live_events: EventsServer, live_tenant: LiveTenant
+) -> None:
+    sleep = {"seconds": 0.5, "steps": 2}
+    ok = _submit_workflow(live_api, live_tenant, [
+        {"name": "first", "atom": "diagnostics.sleep", "args": sleep},
+        {"name": "second", "atom": "text.stats", "after": ["first"], "args": {"text": "a b"}},
+    ])
+    done = _watch(live_api, live_events, live_tenant, ok)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "succeeded"
+    # Not a terminal: one line per change of a step's status, in the order the stream told them.
+    changes = done.stderr.splitlines()
+    assert changes.index("first succeeded") < changes.index("second running") < changes.index("second succeeded")
+    failing = _submit_workflow(live_api, live_tenant, [
+        {"name": "breaks", "atom": "diagnostics.sleep", "args": {"seconds": 0.1, "steps": 1, "fail_attempts": 9}},
+        {"name": "never", "atom": "text.stats", "after": ["breaks"], "args": {"text": "x"}},
+    ])
+    done = _watch(live_api, live_events, live_tenant, failing)
+    assert done.returncode == 1 and json.loads(done.stdout)["status"] == "failed", done.stderr
+    assert "breaks failed" in done.stderr.splitlines() and "never skipped" in done.stderr.splitlines()
+    # Watching it again after its end draws the final state and exits the same way.
+    again = _watch(live_api, live_events, live_tenant, failing)
+    assert again.returncode == 1 and json.loads(again.stdout)["id"] == failing
+    unknown = _watch(live_api, live_events, live_tenant, "00000000-0000-4000-8000-000000000000")
+    assert unknown.returncode == 1
+    assert "no run or workflow 00000000-0000-4000-8000-000000000000" in unknown.stderr
 
 
 def _page_from_docs() -> str:

@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from atomfleet.client import Client, ClientError, Run, WaitTimeout
-from atomfleet_orchestrator.cli import workflow
+from atomfleet.client import Client, ClientError, WaitTimeout
+from atomfleet_orchestrator.cli import watch, workflow
+from atomfleet_orchestrator.cli.watch import ProgressBar
 
 _SETTINGS = "atomfleet_orchestrator.settings"
 
@@ -132,23 +133,6 @@ def _parse_args(args: argparse.Namespace) -> dict[str, Any]:
     return dict(value)
 
 
-class ProgressBar:
-    def __init__(self, stream: Any = sys.stderr, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-
-    def __call__(self, run: Run) -> None:
-        self.draw(run.atom, run.progress.fraction, run.status, run.progress.message, run.is_terminal)
-
-    def draw(self, atom: str, fraction: float, status: str, message: str, final: bool) -> None:
-        filled = int(fraction * self.width)
-        bar = "#" * filled + "-" * (self.width - filled)
-        line = f"\r{atom} [{bar}] {fraction:4.0%} {status:<9} {message[:40]:<40}"
-        self.stream.write(line)
-        self.stream.flush()
-        if final:
-            self.stream.write("\n")
-
-
 def _wait(client: Client, run_id: str, timeout: float) -> int:
     try:
         run = client.wait(run_id, timeout=timeout, on_update=ProgressBar() if sys.stderr.isatty() else None)
@@ -206,22 +190,10 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    """A run's progress bar fed by the event stream (from its first event: nothing is missed)."""
-    bar = ProgressBar()
     with _client() as client:
-        run = client.run(args.run_id)  # 404 for an unknown run, before any stream is opened
-        if not run.is_terminal:
-            for event in client.events(after=0, run=run.id):
-                data = event.data
-                bar.draw(run.atom, float(data.get("progress") or 0), str(data.get("status", "")),
-                         str(data.get("message") or data.get("error_message") or ""), event.is_terminal)
-                if event.is_terminal:
-                    break
-            run = client.run(run.id)
-        else:
-            bar(run)
-    _print(run)
-    return 0 if run.succeeded else 1
+        target, succeeded = watch.watch(client, args.id)
+    _print(target)
+    return 0 if succeeded else 1
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -276,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("demo", cmd_demo, "start the local fleet, run one atom per queue, print results, stop")
     add("api", cmd_api, "serve the HTTP API (gunicorn; configured by ATOMFLEET_API_*)")
     add("events", cmd_events, "serve the Server-Sent Events stream (uvicorn; ATOMFLEET_EVENTS_HOST/PORT)")
-    watch = add("watch", cmd_watch, "follow a run live (a progress bar fed by the event stream); exit 0 if it succeeds")
-    watch.add_argument("run_id")
+    add("watch", cmd_watch, "follow a run, or a workflow step by step, live (progress bars fed by the event "
+                            "stream); exit 0 if it succeeds, 1 if not").add_argument("id", help="a run id or a workflow id")
     add("migrate", cmd_migrate, "apply database migrations")
     manage = add("manage", cmd_manage, "run a Django management command (create_tenant, create_token, ...)")
     manage.add_argument("rest", nargs=argparse.REMAINDER)
