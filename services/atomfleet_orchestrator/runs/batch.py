@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from atomfleet_orchestrator.runs.errors import BatchRejected, BatchTooLarge, RunError, UnknownAtom
+from atomfleet_orchestrator.runs.fairness import turns_at_end
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.submission import submit_run
 from atomfleet_orchestrator.tenancy.admission import Admission
@@ -70,7 +70,7 @@ def submit_batch(
     outcomes: dict[int, tuple[AtomRun, bool]] = {}
     # Keys in one canonical order, so concurrent batches lock their rows in the same order.
     canonical = sorted(range(len(items)), key=lambda i: (items[i].idempotency_key is None, items[i].idempotency_key or "", i))
-    with transaction.atomic():
+    with turns_at_end():
         for index in canonical:
             item = items[index]
             try:
