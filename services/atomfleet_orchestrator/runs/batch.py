@@ -24,7 +24,7 @@ from django.conf import settings
 from atomfleet_orchestrator.runs.errors import BatchRejected, BatchTooLarge, RunError, UnknownAtom
 from atomfleet_orchestrator.runs.fairness import turns_at_end
 from atomfleet_orchestrator.runs.models import AtomRun
-from atomfleet_orchestrator.runs.submission import submit_run
+from atomfleet_orchestrator.runs.submission import DEFAULT_PRIORITY, submit_run
 from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.tenancy.models import Tenant
 
@@ -35,6 +35,7 @@ __all__ = ["BatchItem", "check_batch_size", "submit_batch"]
 class BatchItem:
     args: Any
     idempotency_key: str | None = None
+    priority: int = DEFAULT_PRIORITY
 
 
 def check_batch_size(count: int) -> None:
@@ -74,7 +75,8 @@ def submit_batch(
         for index in canonical:
             item = items[index]
             try:
-                outcomes[index] = submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key)
+                outcomes[index] = submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key,
+                                             priority=item.priority)
             except UnknownAtom:
                 raise  # the whole batch names it: 404, like a single submission
             except RunError as exc:
