@@ -88,8 +88,8 @@ def _lock(queue: str) -> None:
 # its first ``room`` candidates, and its occupancy and limits; the fair order picks ``room``.
 _CANDIDATES_SQL = """
 WITH RECURSIVE tenants(tenant_id) AS (
-    (SELECT tenant_id FROM {runs} WHERE queue = %(queue)s AND turn_at IS NULL
-       AND status IN ('queued', 'retrying') ORDER BY tenant_id LIMIT 1)
+    SELECT (SELECT tenant_id FROM {runs} WHERE queue = %(queue)s AND turn_at IS NULL
+              AND status IN ('queued', 'retrying') ORDER BY tenant_id LIMIT 1)
   UNION ALL
     SELECT (SELECT r.tenant_id FROM {runs} r WHERE r.queue = %(queue)s AND r.turn_at IS NULL
               AND r.status IN ('queued', 'retrying') AND r.tenant_id > t.tenant_id
@@ -183,7 +183,8 @@ def give_turns(queue: str) -> int:
                     .filter(id__in=chosen, turn_at__isnull=True, status__in=_WAITING)
                     .values_list("id", "atom", "queue", "celery_task_id"))
         # A run of an atom a deploy retired gets its turn unpublished: the outbox ends it failed.
-        sent = [row for row in rows if registry.current(row[1]) is not None]
+        registered = {atom for atom in {row[1] for row in rows} if registry.current(atom) is not None}
+        sent = [row for row in rows if row[1] in registered]
         AtomRun.objects.filter(id__in=[r[0] for r in sent]).update(
             turn_at=Now(), dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1)
         AtomRun.objects.filter(id__in=[r[0] for r in rows if r not in sent]).update(turn_at=Now())
