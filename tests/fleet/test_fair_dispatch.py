@@ -45,10 +45,12 @@ def test_another_tenants_run_starts_ahead_of_a_backlog(
         mine = other_api.get(f"/api/v1/runs/{theirs.json()['id']}").json()
     assert mine["started_at"] is not None, mine
     started = AtomRun.objects.filter(id__in=backlog, started_at__lte=mine["started_at"]).count()
+    print(f"{started} of the backlog's {BACKLOG} runs started before the other tenant's run")
     assert started < BACKLOG // 3, f"{started} of the backlog started before it"
     # and every run of both tenants ends, none left waiting for its turn
-    for run_id in [*backlog, mine["id"]]:
+    for run_id in backlog:
         assert wait_for(run_id, timeout=120)["status"] == "succeeded"
+    assert other_api.get(f"/api/v1/runs/{mine['id']}").json()["status"] == "succeeded"
     assert not AtomRun.objects.filter(turn_at__isnull=True, status__in=["queued", "retrying"]).exists()
 
 
