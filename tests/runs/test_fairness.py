@@ -146,3 +146,16 @@ def test_a_row_held_by_another_transaction_is_skipped_not_waited_on(tenants: tup
         other.rollback()
     _start_one("w@a:2")
     assert _with_turn(runs) == [True, True, True, True]
+
+
+@override_settings(ATOMFLEET_FAIR_DISPATCH=False)
+def test_turned_off_every_run_is_published_at_once_fifo(tenants: tuple[Tenant, Tenant]) -> None:
+    bulk, small = tenants
+    TenantLimits.objects.create(tenant=bulk, max_running_per_queue=1)
+    backlog = _submit(bulk, 20)
+    mine = _submit(small, 1)
+    assert all(_with_turn(backlog)) and _with_turn(mine) == [True]  # no window, no caps
+    assert AtomRun.objects.filter(dispatched_at__isnull=False, dispatch_count=1).count() == 21
+    claimed = _start_one("w@a:1")
+    assert transitions.schedule_retry(claimed.execution, "transient_error", "flaky", delay=0)
+    assert fairness.give_turns("default") == 1  # a due retry: beat's round publishes it

@@ -33,14 +33,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.runs.lifecycle import WAITING, RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["Room", "give_turns", "room", "turns_at_end", "wants_turns"]
+__all__ = ["Room", "enabled", "give_turns", "room", "turns_at_end", "wants_turns"]
 
 log = logging.getLogger(__name__)
 _WAITING = sorted(WAITING)
@@ -69,6 +69,17 @@ def room(queue: str) -> Room:
         )
         running, ready = cursor.fetchone()
     return Room(int(running), int(ready))
+
+
+_UNFAIR_BATCH = 500
+
+
+def _due_waiting() -> Q:
+    return Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RETRYING, next_attempt_at__lte=Now())
+
+
+def enabled() -> bool:
+    return bool(settings.ATOMFLEET_FAIR_DISPATCH)
 
 
 def _anyone_waiting(queue: str) -> bool:
@@ -171,11 +182,15 @@ def give_turns(queue: str) -> int:
     if not _anyone_waiting(queue):
         return 0
     with transaction.atomic(savepoint=False):
-        _lock(queue)
-        free = room(queue).free
-        if free <= 0:
-            return 0
-        chosen = _candidates(queue, free)
+        if settings.ATOMFLEET_FAIR_DISPATCH:
+            _lock(queue)
+            free = room(queue).free
+            if free <= 0:
+                return 0
+            chosen = _candidates(queue, free)
+        else:  # FIFO, all at once: what is left from before it was turned off, and due retries
+            chosen = [str(i) for i in AtomRun.objects.filter(_due_waiting(), queue=queue, turn_at__isnull=True)
+                      .order_by("created_at", "id").values_list("id", flat=True)[:_UNFAIR_BATCH]]
         if not chosen:
             return 0
         # A row another transaction holds (a cancel) is skipped, never waited on.
@@ -226,6 +241,8 @@ def wants_turns(queue: str) -> None:
     """This transaction changed what ``queue`` may take (a new run, a freed slot): give turns at
     its end. Outside ``turns_at_end`` the turns are given after the commit, in a transaction of
     their own (still before any row lock of it, so still last)."""
+    if not settings.ATOMFLEET_FAIR_DISPATCH:
+        return  # nothing waits for a turn (create_run gave it); due retries: beat's round
     if _pending.queues is not None:
         _pending.queues.add(queue)
         return

@@ -6,14 +6,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 
 from atomfleet.storage import TenantFiles
 from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.events.log import emit_run
 from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.observability import record_run_submitted
+from atomfleet_orchestrator.runs import fairness
+from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
-from atomfleet_orchestrator.runs.fairness import turns_at_end, wants_turns
+from atomfleet_orchestrator.runs.fairness import turns_at_end
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.storage import get_store
 from atomfleet_orchestrator.tenancy.admission import Admission
@@ -21,6 +24,8 @@ from atomfleet_orchestrator.tenancy.models import Tenant
 
 __all__ = ["DEFAULT_PRIORITY", "create_run", "file_problems", "submit_run"]
 
+# Fair dispatch off: the run has its turn and is stamped published in its INSERT.
+_TURN_AT_ONCE = {"turn_at": Now(), "dispatched_at": Now(), "dispatch_count": 1}
 #: A run's priority among its tenant's waiting runs when the request names none (0-9, 9 first).
 DEFAULT_PRIORITY = 5
 
@@ -112,10 +117,14 @@ def create_run(
         workflow_id=workflow_id,
         step=step,
         priority=priority,
+        **_TURN_AT_ONCE if not fairness.enabled() else {},
     )
     emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
     transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
-    wants_turns(run.queue)
+    if fairness.enabled():
+        fairness.wants_turns(run.queue)
+    else:
+        dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
     return run
 
 
