@@ -22,8 +22,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.fleet]
 
 
 def _outbox_run(tenant: Tenant, atom: str, queue: str, args: dict[str, Any]) -> AtomRun:
-    """A run accepted while the broker was down: persisted, never published."""
-    return AtomRun.objects.create(tenant=tenant, created_by="t", atom=atom, queue=queue, args=args, max_attempts=4)
+    """A run accepted while the broker was down: given its turn, never published."""
+    return AtomRun.objects.create(tenant=tenant, created_by="t", atom=atom, queue=queue, args=args, max_attempts=4,
+                                  turn_at=timezone.now())
 
 
 def test_scheduler_runs_maintenance_in_process_and_sends_nothing_for_it(

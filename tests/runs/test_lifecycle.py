@@ -46,8 +46,9 @@ def test_the_fence_leaves_two_heartbeats_before_the_stale_deadline() -> None:
 
 
 def _run(tenant: Tenant, **fields: object) -> AtomRun:
+    """A run that had its turn (runs.fairness) and is not published: what the outbox publishes."""
     defaults: dict[str, object] = {"created_by": "t", "atom": "diagnostics.sleep", "queue": "default",
-                                   "args": {"seconds": 1}, "max_attempts": 3}
+                                   "args": {"seconds": 1}, "max_attempts": 3, "turn_at": timezone.now()}
     return AtomRun.objects.create(tenant=tenant, **(defaults | fields))
 
 

@@ -318,10 +318,10 @@ class Deployment:
     def start(self) -> None:
         self.postgres.start()
         self.redis.start()
-        self._manage("migrate", "--no-input")
+        self.manage("migrate", "--no-input")
         self.register_atoms()
-        self._manage("create_tenant", "drill")
-        self.token = self._manage("create_token", "drill", "drill").strip().splitlines()[-1]
+        self.manage("create_tenant", "drill")
+        self.token = self.manage("create_token", "drill", "drill").strip().splitlines()[-1]
         port = free_port()
         self.api_url = f"http://127.0.0.1:{port}"
         self._spawn("api", [sys.executable, "-m", "atomfleet_orchestrator.cli.main", "api"],
@@ -367,7 +367,8 @@ class Deployment:
         self.processes[name] = process
         return process
 
-    def _manage(self, *args: str, **env: str) -> str:
+    def manage(self, *args: str, **env: str) -> str:
+        """`atomfleet manage ...` against this deployment, as an operator runs it; its output."""
         done = subprocess.run([sys.executable, "-m", "atomfleet_orchestrator.cli.main", "manage", *args],
                               env=self.env(**env), capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
@@ -376,7 +377,7 @@ class Deployment:
 
     def register_atoms(self, *args: str, **env: str) -> str:
         """The chart's deploy hook (``atomfleet manage register_atoms``), with an image's env."""
-        return self._manage("register_atoms", *args, **env)
+        return self.manage("register_atoms", *args, **env)
 
     def worker_argv(self, queue: str, concurrency: int | None = None, prefetch: int = 1,
                     pool: str = "prefork") -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models.functions import Now
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from atomfleet_orchestrator.observability.metrics import WORKFLOWS_TOTAL
@@ -73,9 +74,11 @@ def test_single_runs_end_with_their_update_and_its_event(tenant: Tenant) -> None
     assert isinstance(claimed, transitions.Claimed) and claimed.execution.workflow_id is None
     with CaptureQueriesContext(connection) as queries:
         assert transitions.succeed(claimed.execution, result={"x": 1}, result_artifact="", artifacts=[])
-    # The run's UPDATE and its event's INSERT (events.log), nothing read in between.
-    statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert statements == ["UPDATE", "INSERT"], queries.captured_queries
+    # The run's UPDATE and its event's INSERT (events.log), nothing read in between; then whether
+    # any run waits for a turn on its queue (runs.fairness: nothing does, so no turn lock).
+    statements = [q["sql"].split()[0] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert statements == ["UPDATE", "INSERT", "SELECT"], queries.captured_queries
+    assert "turn_at" in queries.captured_queries[-2]["sql"]
 
 
 def test_fail_fast_skips_what_has_not_started_and_lets_running_steps_finish(
@@ -234,6 +237,8 @@ def _queries_to_end(tenant: Tenant, fillers: int, children: int) -> int:
     return len(queries.captured_queries)
 
 
+# Every ending finds room on the queue: its turns cost the same few statements whatever the queue holds.
+@override_settings(ATOMFLEET_QUEUE_READY_MIN=1_000_000)
 def test_releasing_children_costs_o_children_not_o_steps(tenant: Tenant) -> None:
     small = _queries_to_end(tenant, fillers=8, children=1)
     large = _queries_to_end(tenant, fillers=997, children=1)

@@ -153,7 +153,8 @@ def cmd_atoms(_: argparse.Namespace) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     with _client() as client:
-        run = client.submit(args.atom, _parse_args(args), idempotency_key=args.idempotency_key)
+        run = client.submit(args.atom, _parse_args(args), idempotency_key=args.idempotency_key,
+                            priority=args.priority)
         if not args.wait:
             _print(run)
             return 0
@@ -260,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--args-file", help="read the arguments from a JSON file")
     submit.add_argument("--arg", action="append", metavar="KEY=VALUE", help="set one argument (JSON value)")
     submit.add_argument("--idempotency-key")
+    submit.add_argument("--priority", type=int, choices=range(10), metavar="0-9",
+                        help="order among your own waiting runs, 9 first (default 5)")
     submit.add_argument("--wait", action="store_true", help="wait for the run with a progress bar")
     submit.add_argument("--timeout", type=float, default=3600)
     batch = add("submit-batch", cmd_submit_batch,

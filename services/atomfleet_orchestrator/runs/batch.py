@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from atomfleet_orchestrator.runs.errors import BatchRejected, BatchTooLarge, RunError, UnknownAtom
+from atomfleet_orchestrator.runs.fairness import turns_at_end
 from atomfleet_orchestrator.runs.models import AtomRun
-from atomfleet_orchestrator.runs.submission import submit_run
+from atomfleet_orchestrator.runs.submission import DEFAULT_PRIORITY, submit_run
 from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.tenancy.models import Tenant
 
@@ -35,6 +35,7 @@ __all__ = ["BatchItem", "check_batch_size", "submit_batch"]
 class BatchItem:
     args: Any
     idempotency_key: str | None = None
+    priority: int = DEFAULT_PRIORITY
 
 
 def check_batch_size(count: int) -> None:
@@ -70,11 +71,12 @@ def submit_batch(
     outcomes: dict[int, tuple[AtomRun, bool]] = {}
     # Keys in one canonical order, so concurrent batches lock their rows in the same order.
     canonical = sorted(range(len(items)), key=lambda i: (items[i].idempotency_key is None, items[i].idempotency_key or "", i))
-    with transaction.atomic():
+    with turns_at_end():
         for index in canonical:
             item = items[index]
             try:
-                outcomes[index] = submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key)
+                outcomes[index] = submit_run(tenant, created_by, atom_name, item.args, item.idempotency_key,
+                                             priority=item.priority)
             except UnknownAtom:
                 raise  # the whole batch names it: 404, like a single submission
             except RunError as exc:

@@ -6,9 +6,11 @@ The API publishes through a broker connection of its own whose every wait (conne
 read and write) is bounded by ``ATOMFLEET_API_PUBLISH_TIMEOUT``, which is also the budget of all
 the publishes of one commit (a batch): the worker's consuming connection keeps its long socket
 timeout, a request never waits on a broker that accepts connections and never answers.
-Beat's dispatcher publishes every due run of the outbox — accepted runs the API could not publish,
-retries whose ``next_attempt_at`` has come, runs the reconciler sent back after their message was
-lost — each row on its own, so one bad row never blocks the others. Publishing twice is harmless:
+What is published is a run that got its turn (``runs.fairness``: ``turn_at`` set in the same
+statement that stamps it published). Beat's round first gives turns on every queue (retries whose
+``next_attempt_at`` has come wait for theirs; a crash may have left one ungiven), then publishes
+every due run of the outbox — runs whose publish on commit failed, runs the reconciler sent back
+after their message was lost — each row on its own, so one bad row never blocks the others. Publishing twice is harmless:
 the claim runs a run once per attempt whatever the number of messages.
 """
 
@@ -25,7 +27,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Now
 from kombu import Connection, Producer
 from kombu.exceptions import KombuError, OperationalError
 from redis.exceptions import RedisError
@@ -33,8 +34,8 @@ from redis.exceptions import RedisError
 from atomfleet.catalog import task_name_for
 from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.observability import OutboxStats
-from atomfleet_orchestrator.runs import transitions
-from atomfleet_orchestrator.runs.lifecycle import WAITING, Deadlines, ErrorCode, RunStatus
+from atomfleet_orchestrator.runs import fairness, transitions
+from atomfleet_orchestrator.runs.lifecycle import WAITING, Deadlines, ErrorCode
 from atomfleet_orchestrator.runs.models import AtomRun
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_WAITING = sorted(WAITING)
 # Publish time stamped on every message: queue wait and oldest-message age are measured from it.
 PUBLISHED_AT_HEADER = "atomfleet_published_at"
 BROKER_ERRORS = (OperationalError, KombuError, RedisError, OSError)
@@ -193,7 +195,7 @@ def _commit_budget() -> _Budget:
 def dispatch_after_commit(target: Target) -> None:
     """Publish once the transaction commits; a failure hands the run back to the outbox.
 
-    The run was inserted already stamped as published (one statement fewer per submit). All the
+    The run was stamped as published with its turn (``fairness.give_turns``). All the
     runs of one commit share one budget of ``ATOMFLEET_API_PUBLISH_TIMEOUT`` seconds: once the
     broker fails or the budget is spent, the remaining runs go to the outbox without being tried.
     If this process dies between the commit and the publish, the dispatch deadline publishes it.
@@ -217,10 +219,9 @@ class DispatchReport:
 
 
 def _due() -> Q:
+    """Runs that had their turn and are not published: the publish on commit gets a grace."""
     grace = settings.ATOMFLEET_OUTBOX_GRACE_SECONDS
-    return Q(status=RunStatus.QUEUED, created_at__lte=transitions.ago(grace)) | Q(
-        status=RunStatus.RETRYING, next_attempt_at__lte=Now()
-    )
+    return Q(turn_at__lte=transitions.ago(grace), dispatched_at__isnull=True, status__in=_WAITING)
 
 
 def _send(target: Target, dispatches: int, deadlines: Deadlines) -> Outcome:
@@ -271,7 +272,8 @@ def dispatch_outbox(limit: int = 500) -> DispatchReport:
     harmless duplicate, where stamping first would leave it to the dispatch deadline.
     """
     deadlines = Deadlines.from_settings()
-    due = AtomRun.objects.filter(_due(), status__in=sorted(WAITING), dispatched_at__isnull=True)
+    _give_turns_everywhere(limit)
+    due = AtomRun.objects.filter(_due())
     fields = ("id", "atom", "queue", "celery_task_id", "dispatch_count", "status", "attempts")
     report, published = DispatchReport(), []
     for run_id, atom, queue, task_id, dispatches, status, attempts in oldest_per_queue(due, "created_at", fields, limit):
@@ -292,9 +294,26 @@ def dispatch_outbox(limit: int = 500) -> DispatchReport:
     return report
 
 
+def _give_turns_everywhere(limit: int) -> None:
+    """Turns on every declared queue (retries that came due; a turn a crash left ungiven); a run
+    waiting on a queue no longer declared ends failed, as the outbox ends a published one."""
+    declared = list(settings.ATOMFLEET_QUEUES)
+    for queue in declared:
+        try:
+            with transaction.atomic():
+                fairness.give_turns(queue)
+        except Exception:  # one queue's trouble never stops another's turns
+            log.exception("could not give turns on queue %s", queue)
+    orphans = (AtomRun.objects.filter(turn_at__isnull=True, status__in=_WAITING).exclude(queue__in=declared)
+               .values_list("id", "queue")[:limit])
+    for run_id, queue in orphans:
+        transitions.abandon(str(run_id), ErrorCode.UNKNOWN_QUEUE,
+                            f"queue {queue!r} is no longer declared (ATOMFLEET_QUEUES)")
+
+
 def outbox_stats() -> OutboxStats:
     """How many runs wait to be published, and for how long the oldest has (scrape time)."""
-    pending = AtomRun.objects.filter(status__in=sorted(WAITING), dispatched_at__isnull=True).filter(_due())
+    pending = AtomRun.objects.filter(_due())
     oldest = pending.order_by("created_at").values_list("created_at", flat=True).first()
     from django.utils import timezone
 

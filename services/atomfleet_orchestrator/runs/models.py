@@ -60,6 +60,11 @@ class AtomRun(models.Model):
 
     # One Celery task id for the whole run: retries and re-dispatches publish it again.
     celery_task_id = models.CharField(max_length=64, default=new_task_id)
+    # When fair dispatch gave the run its turn (runs.fairness): NULL while it waits for it in
+    # PostgreSQL; set with the publish, and cleared again by a retry (the next attempt waits anew).
+    turn_at = models.DateTimeField(null=True, blank=True)
+    # Order among the tenant's own waiting runs (9 first); never ahead of another tenant's turn.
+    priority = models.PositiveSmallIntegerField(default=5, db_default=5)
     # Last publish (database clock); NULL while the run waits in the outbox.
     dispatched_at = models.DateTimeField(null=True, blank=True)
     # Publishes since the run last started; capped by ATOMFLEET_MAX_REDISPATCHES.
@@ -102,8 +107,18 @@ class AtomRun(models.Model):
             # Beat's rounds read only active runs: partial indexes stay small as history grows.
             models.Index(
                 fields=["created_at"], name="run_outbox",
-                condition=Q(status__in=_WAITING, dispatched_at__isnull=True),
+                condition=Q(status__in=_WAITING, dispatched_at__isnull=True, turn_at__isnull=False),
             ),
+            # Fair dispatch (runs.fairness): the runs waiting for their turn, per queue and tenant in
+            # the tenant's own order; and the runs that hold or are about to hold a slot.
+            models.Index(
+                fields=["queue", "tenant", "-priority", "created_at", "id"], name="run_waiting_turn",
+                condition=Q(status__in=_WAITING, turn_at__isnull=True),
+            ),
+            models.Index(fields=["queue", "status"], name="run_turn_queue",
+                         condition=Q(status__in=_ACTIVE, turn_at__isnull=False)),
+            models.Index(fields=["tenant", "queue"], name="run_turn_tenant",
+                         condition=Q(status__in=_ACTIVE, turn_at__isnull=False)),
             models.Index(
                 fields=["dispatched_at"], name="run_dispatched",
                 condition=Q(status__in=_WAITING, dispatched_at__isnull=False),

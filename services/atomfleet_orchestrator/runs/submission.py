@@ -13,14 +13,21 @@ from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.events.log import emit_run
 from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.observability import record_run_submitted
+from atomfleet_orchestrator.runs import fairness
 from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict, InvalidArguments, UnknownAtom
+from atomfleet_orchestrator.runs.fairness import turns_at_end
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.storage import get_store
 from atomfleet_orchestrator.tenancy.admission import Admission
 from atomfleet_orchestrator.tenancy.models import Tenant
 
-__all__ = ["create_run", "file_problems", "submit_run"]
+__all__ = ["DEFAULT_PRIORITY", "create_run", "file_problems", "submit_run"]
+
+# Fair dispatch off: the run has its turn and is stamped published in its INSERT.
+_TURN_AT_ONCE = {"turn_at": Now(), "dispatched_at": Now(), "dispatch_count": 1}
+#: A run's priority among its tenant's waiting runs when the request names none (0-9, 9 first).
+DEFAULT_PRIORITY = 5
 
 
 def file_problems(tenant: Tenant, file_args: Iterable[str], args: dict[str, Any]) -> list[dict[str, str]]:
@@ -45,7 +52,7 @@ def _check_files(tenant: Tenant, file_args: tuple[str, ...], args: dict[str, Any
 
 def submit_run(
     tenant: Tenant, created_by: str, atom_name: str, args: Any, idempotency_key: str | None,
-    *, admission: Admission | None = None,
+    *, admission: Admission | None = None, priority: int = DEFAULT_PRIORITY,
 ) -> tuple[AtomRun, bool]:
     """Returns the run and whether it was created (False: an idempotent replay).
 
@@ -71,8 +78,8 @@ def submit_run(
     if admission is not None:
         admission.admit(1)
     try:
-        with transaction.atomic():
-            run = create_run(tenant.pk, created_by, spec, args, idempotency_key=idempotency_key)
+        with turns_at_end():
+            run = create_run(tenant.pk, created_by, spec, args, idempotency_key=idempotency_key, priority=priority)
             if admission is not None:
                 admission.settle()
     except IntegrityError:
@@ -91,8 +98,10 @@ def create_run(
     idempotency_key: str | None = None,
     workflow_id: Any = None,
     step: str = "",
+    priority: int = DEFAULT_PRIORITY,
 ) -> AtomRun:
-    """Insert an accepted run and publish it when the caller's transaction commits.
+    """Insert an accepted run, waiting for its turn on its queue (``runs.fairness``): given at the
+    end of the caller's transaction, and published when it commits if the queue has room.
 
     The one way a run comes to be, for a single submission and for a workflow's step alike.
     """
@@ -107,14 +116,15 @@ def create_run(
         spec_hash=spec.spec_hash,
         workflow_id=workflow_id,
         step=step,
-        # Stamped as published in the same INSERT: the publish on commit rarely fails, and
-        # then it hands the run back to the outbox (dispatch.dispatch_after_commit).
-        dispatched_at=Now(),
-        dispatch_count=1,
+        priority=priority,
+        **_TURN_AT_ONCE if not fairness.enabled() else {},
     )
     emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
     transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
-    dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
+    if fairness.enabled():
+        fairness.wants_turns(run.queue)
+    else:
+        dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
     return run
 
 

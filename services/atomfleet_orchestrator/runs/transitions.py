@@ -11,6 +11,10 @@ children released or skipped, the workflow ended) commit together, so a crash ca
 step ended with its children forgotten. A single run keeps its one UPDATE: the execution knows
 from its claim that it has no workflow, and the other writers look it up once.
 
+Fair dispatch: a transaction that starts or ends a run gives its queue's turns last, before it
+commits (``runs.fairness.turns_at_end``): the claim (a ready run left the broker), an ending, a
+retry (the run waits for a turn again once due) and a cancel. A retry clears ``turn_at``.
+
 Events: a write that changed a row writes its event (``events.log.emit_run``) in the same
 transaction (``_evented``): the UPDATE and the INSERT in one atomic block, opened only around
 those two statements (or joining the workflow's); a write that changed nothing writes no event.
@@ -34,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 from atomfleet.catalog import RetryPolicy
 from atomfleet_orchestrator.events.log import emit_run
 from atomfleet_orchestrator.events.models import EventType
+from atomfleet_orchestrator.runs import fairness
 from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.tenancy.models import Tenant
@@ -106,6 +111,8 @@ class Execution:
     identity: str
     #: The workflow the run is a step of (None: a single run), as the claim returned it.
     workflow_id: WorkflowRef = UNKNOWN_WORKFLOW
+    #: The run's queue, as the claim returned it ("": look it up when the run ends).
+    queue: str = ""
 
     def rows(self) -> Any:
         return AtomRun.objects.filter(
@@ -177,21 +184,23 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
         f"WHERE id = %s AND celery_task_id = %s AND status IN (%s, %s) AND NOT cancel_requested "
         f"AND (next_attempt_at IS NULL OR next_attempt_at <= {now}) AND attempts < max_attempts "
         f"RETURNING attempts, max_attempts, args, (SELECT slug FROM {tenants} WHERE {tenants}.id = {table}.tenant_id), "
-        f"workflow_id, started_at, {released}"
+        f"workflow_id, started_at, {released}, queue"
     )
     params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
               *_WAITING, *now_params]
-    with transaction.atomic(), connection.cursor() as cursor:
+    with fairness.turns_at_end(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is not None:
             emit_run(run_id, EventType.RUN_STARTED)  # event: in the claim's transaction
+            fairness.wants_turns(row[-1])  # a ready run left the broker: room for the next turn
     if row is not None:
-        attempt, max_attempts, args, tenant, workflow_id, started_at, released_at = row
+        attempt, max_attempts, args, tenant, workflow_id, started_at, released_at, queue = row
         if isinstance(args, str | bytes):
             args = json.loads(args)
         wait = _seconds_between(released_at, started_at)
-        execution = Execution(str(run_id), int(attempt), identity, str(workflow_id) if workflow_id else None)
+        execution = Execution(str(run_id), int(attempt), identity, str(workflow_id) if workflow_id else None,
+                              str(queue))
         return Claimed(execution, int(max_attempts), args, str(tenant), wait)
     return _refusal(run_id, task_id)
 
@@ -280,9 +289,11 @@ def _field(name: str) -> Field[Any, Any]:
     return field
 
 
-def _workflow_of(run_id: str) -> str | None:
-    workflow_id = AtomRun.objects.filter(id=run_id).values_list("workflow_id", flat=True).first()
-    return str(workflow_id) if workflow_id is not None else None
+def _workflow_and_queue(run_id: str) -> tuple[str | None, str]:
+    row = AtomRun.objects.filter(id=run_id).values_list("workflow_id", "queue").first()
+    if row is None:
+        return None, ""
+    return (str(row[0]) if row[0] is not None else None), str(row[1])
 
 
 # The event of each write of an execution; None: the row's new status names it (a retry write
@@ -310,25 +321,31 @@ def _evented(
     return write
 
 
-def _ending(run_id: str, workflow_id: WorkflowRef, write: Callable[[], bool]) -> bool:
+def _ending(run_id: str, workflow_id: WorkflowRef, write: Callable[[], bool], queue: str = "") -> bool:
     """Apply a write that may end run ``run_id``; a workflow's run advances its workflow with it.
 
     The workflow's row is locked before the run's (the order every workflow write takes, so a
     workflow's cancel and its steps' endings never deadlock), and the engine reads the run's new
     status in the same transaction: a write that did not end the run (a retry) changes nothing
-    there. A single run: just the write.
+    there. A single run: just the write. Either way the run's queue then gets its turns (a slot or
+    a ready run was freed; a step's children may wait on other queues), last in the transaction.
     """
-    if workflow_id is UNKNOWN_WORKFLOW:
-        workflow_id = _workflow_of(run_id)
-    if workflow_id is None:
-        return write()
-    from atomfleet_orchestrator.workflows import engine
+    if workflow_id is UNKNOWN_WORKFLOW or not queue:
+        looked_up, queue = _workflow_and_queue(run_id)
+        if workflow_id is UNKNOWN_WORKFLOW:
+            workflow_id = looked_up
+    with fairness.turns_at_end():
+        if workflow_id is None:
+            done = write()
+        else:
+            from atomfleet_orchestrator.workflows import engine
 
-    with transaction.atomic():
-        workflow = engine.lock(str(workflow_id))
-        done = write()
-        if done and workflow is not None:
-            engine.run_ended(workflow, run_id)
+            workflow = engine.lock(str(workflow_id))
+            done = write()
+            if done and workflow is not None:
+                engine.run_ended(workflow, run_id)
+        if done and queue:
+            fairness.wants_turns(queue)
     return done
 
 
@@ -337,7 +354,8 @@ def _end(execution: Execution, transition: Transition, guard: Q | None = None, *
     assert transition.target is not None
     rows = execution.rows() if guard is None else execution.rows().filter(guard)
     updated = _ending(execution.run_id, execution.workflow_id, _evented(
-        execution.run_id, _EVENTS[transition], lambda: rows.update(**{"status": transition.target, **fields})))
+        execution.run_id, _EVENTS[transition], lambda: rows.update(**{"status": transition.target, **fields})),
+        execution.queue)
     if not updated:
         log.warning(
             "run %s attempt %d: %s discarded, the execution was superseded",
@@ -395,7 +413,8 @@ def finish_cancelled(
 def schedule_retry(
     execution: Execution, code: str, message: str, delay: float, guard: Q | None = None
 ) -> bool:
-    """running → retrying; the outbox publishes the next attempt once ``delay`` has passed.
+    """running → retrying; the next attempt waits for its turn once ``delay`` has passed (beat's
+    round gives turns to due retries; ``runs.fairness``).
 
     A run whose cancellation was requested while this attempt ran ends ``cancelled`` instead, in
     the same statement: no further attempt of a run the API promised to stop. ``worker`` is then
@@ -416,7 +435,7 @@ def schedule_retry(
     ])
     return _end(
         execution, Transition.SCHEDULE_RETRY, guard, **fields,
-        dispatched_at=None, heartbeat_at=None,
+        dispatched_at=None, heartbeat_at=None, turn_at=None,
     )
 
 
@@ -555,7 +574,10 @@ def cancel_workflow_runs(workflow_id: str, *, running_too: bool) -> list[str]:
     run before (the run is running and left alone) or finds it cancelled.
     """
     runs = AtomRun.objects.filter(workflow_id=workflow_id)
-    waiting = [str(i) for i in runs.select_for_update().filter(status__in=_WAITING).values_list("id", flat=True)]
+    rows = list(runs.select_for_update().filter(status__in=_WAITING).values_list("id", "queue"))
+    waiting = [str(run_id) for run_id, _ in rows]
+    for queue in {queue for _, queue in rows}:
+        fairness.wants_turns(queue)  # a published run of it may have been among them
     if waiting:
         AtomRun.objects.filter(id__in=waiting, status__in=_WAITING).update(
             status=RunStatus.CANCELLED, cancel_requested=True, worker="", finished_at=Now(),

@@ -26,6 +26,13 @@ ATOMFLEET_TENANT_QUOTA_RUNS = env_int("ATOMFLEET_TENANT_QUOTA_RUNS", 50_000, min
 # burst of 1,000 admits one full batch at once.
 ATOMFLEET_TENANT_SUBMIT_RATE = env_float("ATOMFLEET_TENANT_SUBMIT_RATE", 50.0, minimum=0.001)
 ATOMFLEET_TENANT_SUBMIT_BURST = env_int("ATOMFLEET_TENANT_SUBMIT_BURST", 1000, minimum=1)
+# Fair dispatch (runs.fairness, docs/tenancy.md): a tenant's share of a busy queue is its weight
+# against the others'; its runs running or published at once are capped over every queue and on
+# any one queue (runs over a cap wait for their turn, fairly). Generous by default: a cap protects
+# the fleet from one tenant taking every slot of a large fleet, not a busy tenant from itself.
+ATOMFLEET_TENANT_WEIGHT = env_int("ATOMFLEET_TENANT_WEIGHT", 1, minimum=1)
+ATOMFLEET_TENANT_MAX_RUNNING = env_int("ATOMFLEET_TENANT_MAX_RUNNING", 2000, minimum=1)
+ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE = env_int("ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE", 1000, minimum=1)
 # The rate limiter's Redis round trip (connect, read) is bounded by this; when Redis does not
 # answer, submits are admitted without a rate check (fail-open: logged, counted in
 # atomfleet_rate_limiter_errors_total) and Redis is not asked again for 5 s.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from atomfleet.queues import declared_queues
-from atomfleet_orchestrator.envconfig import env_float, env_int, env_str, require_below
+from atomfleet_orchestrator.envconfig import env_bool, env_float, env_int, env_str, require_below
 
 ATOMFLEET_QUEUES = declared_queues()
 ATOMFLEET_STORAGE = {
@@ -31,6 +31,13 @@ ATOMFLEET_RECONCILE_INTERVAL = env_float("ATOMFLEET_RECONCILE_INTERVAL", 15, min
 ATOMFLEET_OUTBOX_GRACE_SECONDS = env_float("ATOMFLEET_OUTBOX_GRACE_SECONDS", 5, minimum=0)
 ATOMFLEET_DISPATCH_TIMEOUT_SECONDS = env_float("ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", 120, minimum=1)
 ATOMFLEET_MAX_REDISPATCHES = env_int("ATOMFLEET_MAX_REDISPATCHES", 5, minimum=0)
+# Fair dispatch (runs.fairness): runs a queue keeps published ahead of its workers, at least (once
+# busy: one per run running, about one per slot). More starts a burst of new workers faster; fewer
+# makes another tenant's run wait less behind a backlog.
+ATOMFLEET_QUEUE_READY_MIN = env_int("ATOMFLEET_QUEUE_READY_MIN", 2, minimum=1)
+# Off: every accepted run is published at once, FIFO across tenants, no running caps (the behaviour
+# before fair dispatch; `make bench-fairness` measures both). Every process of a fleet must agree.
+ATOMFLEET_FAIR_DISPATCH = env_bool("ATOMFLEET_FAIR_DISPATCH", True)
 
 require_below(
     "3 x ATOMFLEET_HEARTBEAT_SECONDS", 3 * ATOMFLEET_HEARTBEAT_SECONDS,

@@ -27,6 +27,9 @@ class Limits:
     quota_runs: int
     submit_rate: float  # runs per second
     submit_burst: int
+    weight: int  # fair dispatch (runs.fairness): share of a busy queue
+    max_running: int  # runs running or published at once, every queue
+    max_running_per_queue: int  # ... on any one queue
     # Where each comes from: "tenant" (its own row) or "default" (settings).
     sources: dict[str, str]
 
@@ -39,12 +42,16 @@ def limits_for(tenant: Tenant | int) -> Limits:
         "quota_runs": settings.ATOMFLEET_TENANT_QUOTA_RUNS,
         "submit_rate": settings.ATOMFLEET_TENANT_SUBMIT_RATE,
         "submit_burst": settings.ATOMFLEET_TENANT_SUBMIT_BURST,
+        "weight": settings.ATOMFLEET_TENANT_WEIGHT,
+        "max_running": settings.ATOMFLEET_TENANT_MAX_RUNNING,
+        "max_running_per_queue": settings.ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE,
     }
     values, sources = {}, {}
     for field, default in defaults.items():
         value = getattr(own, field) if own is not None else None
         values[field], sources[field] = (default, "default") if value is None else (value, "tenant")
-    return Limits(int(values["quota_runs"]), float(values["submit_rate"]), int(values["submit_burst"]), sources)
+    return Limits(int(values["quota_runs"]), float(values["submit_rate"]), int(values["submit_burst"]),
+                  int(values["weight"]), int(values["max_running"]), int(values["max_running_per_queue"]), sources)
 
 
 _IN_USE_SQL = """

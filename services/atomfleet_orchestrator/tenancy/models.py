@@ -58,7 +58,7 @@ class ApiToken(models.Model):
 
 
 class TenantLimits(models.Model):
-    """A tenant's own admission limits; a NULL field means "the fleet default" (settings).
+    """A tenant's own limits (admission and fair dispatch); a NULL field means "the fleet default" (settings).
 
     Read on every submit (:mod:`atomfleet_orchestrator.tenancy.limits`); written by
     ``atomfleet manage set_tenant_limits``. A tenant without a row has every default.
@@ -70,6 +70,11 @@ class TenantLimits(models.Model):
     # Token bucket of submitted runs: refilled at ``submit_rate`` runs/s, holding at most ``submit_burst``.
     submit_rate = models.FloatField(null=True, blank=True)
     submit_burst = models.PositiveIntegerField(null=True, blank=True)
+    # Fair dispatch (runs.fairness): the tenant's share of a busy queue against the others', and
+    # its runs running or published at once, over every queue and on any one queue.
+    weight = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_running = models.PositiveIntegerField(null=True, blank=True)
+    max_running_per_queue = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -33,6 +33,7 @@ from atomfleet_orchestrator.events.log import emit, emit_run
 from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.runs import transitions
 from atomfleet_orchestrator.runs.errors import IdempotencyConflict
+from atomfleet_orchestrator.runs.fairness import turns_at_end
 from atomfleet_orchestrator.runs.lifecycle import TERMINAL, RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
 from atomfleet_orchestrator.runs.submission import create_run
@@ -362,7 +363,7 @@ def submit(
     admission = admission or Admission(tenant)
     admission.admit(len(checked.steps))
     try:
-        with transaction.atomic():
+        with turns_at_end():
             workflow = Workflow.objects.create(
                 tenant=tenant, created_by=created_by, idempotency_key=key, definition=definition,
                 on_failure=checked.on_failure, open_steps=len(checked.steps),
@@ -394,7 +395,7 @@ def submit(
 def cancel(workflow_id: str) -> Workflow:
     """Pending steps end cancelled, waiting runs are cancelled, running ones asked to stop; the
     workflow ends ``cancelled`` once every step is terminal (now, if none runs)."""
-    with transaction.atomic():
+    with turns_at_end():
         workflow = lock(workflow_id)
         assert workflow is not None
         if workflow.status == WorkflowStatus.CANCELLED:
@@ -413,7 +414,7 @@ def cancel(workflow_id: str) -> Workflow:
 
 def retry(workflow_id: str) -> Workflow:
     """Re-run the failed, cancelled and skipped steps (new runs); succeeded steps keep theirs."""
-    with transaction.atomic():
+    with turns_at_end():
         workflow = lock(workflow_id)
         assert workflow is not None
         if not workflow.is_terminal:
@@ -468,7 +469,7 @@ def repair(limit: int = 200) -> RepairReport:
     report = RepairReport()
     idle = Workflow.objects.filter(status=WorkflowStatus.RUNNING, open_steps=0).values_list("id", flat=True)
     for workflow_id in list(idle[:limit]):
-        with transaction.atomic():
+        with turns_at_end():
             workflow = lock(str(workflow_id))
             if workflow is None or workflow.status != WorkflowStatus.RUNNING or workflow.open_steps:
                 continue
@@ -479,7 +480,7 @@ def repair(limit: int = 200) -> RepairReport:
     due = (WorkflowStep.objects.filter(state=StepState.PENDING, waiting_on=0, workflow__status=WorkflowStatus.RUNNING)
            .values_list("workflow_id", "id"))
     for workflow_id, step_id in list(due[:limit]):
-        with transaction.atomic():
+        with turns_at_end():
             workflow = lock(str(workflow_id))
             step = WorkflowStep.objects.filter(id=step_id, state=StepState.PENDING, waiting_on=0).first()
             if workflow is None or workflow.status != WorkflowStatus.RUNNING or step is None:

@@ -120,8 +120,9 @@ class AsyncClient:
     async def atoms(self) -> list[AtomInfo]:
         return await self._call(_calls.atoms())
 
-    async def submit(self, atom: str, args: Mapping[str, Any], *, idempotency_key: str | None = None) -> Run:
-        return await self._call(_calls.submit(atom, args, idempotency_key))
+    async def submit(self, atom: str, args: Mapping[str, Any], *, idempotency_key: str | None = None,
+                     priority: int | None = None) -> Run:
+        return await self._call(_calls.submit(atom, args, idempotency_key, priority))
 
     async def submit_batch(self, atom: str, items: Iterable[BatchItem | Mapping[str, Any]]) -> BatchResult:
         return await self._call(_calls.submit_batch(atom, items))

@@ -52,16 +52,15 @@ def atoms() -> Call[list[AtomInfo]]:
     return Call("GET", f"{API}/atoms", lambda d: [AtomInfo.from_json(a) for a in d["results"]], safe=True)
 
 
-def submit(atom: str, args: Mapping[str, Any], idempotency_key: str | None) -> Call[Run]:
-    body: dict[str, Any] = {"args": dict(args)}
-    if idempotency_key is not None:
-        body["idempotency_key"] = idempotency_key
+def submit(atom: str, args: Mapping[str, Any], idempotency_key: str | None, priority: int | None = None) -> Call[Run]:
+    body = BatchItem(args, idempotency_key, priority).to_json()
     return Call("POST", f"{API}/atoms/{_segment(atom)}/runs", Run.from_json, ok=(200, 202), json=body,
                 safe=idempotency_key is not None)
 
 
 def submit_batch(atom: str, items: Iterable[BatchItem | Mapping[str, Any]]) -> Call[BatchResult]:
-    batch = [i if isinstance(i, BatchItem) else BatchItem(i["args"], i.get("idempotency_key")) for i in items]
+    batch = [i if isinstance(i, BatchItem) else BatchItem(i["args"], i.get("idempotency_key"), i.get("priority"))
+             for i in items]
     return Call("POST", f"{API}/atoms/{_segment(atom)}/runs/batch", BatchResult.from_json, ok=(200, 202),
                 json={"items": [i.to_json() for i in batch]},
                 safe=bool(batch) and all(i.idempotency_key is not None for i in batch))

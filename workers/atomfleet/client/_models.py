@@ -79,6 +79,7 @@ class Run:
     result_url: str
     workflow_id: str | None = None  # set when the run is a step of a workflow
     step: str = ""  # that step's name
+    priority: int = 5  # among the tenant's own waiting runs, 9 first
 
     @property
     def is_terminal(self) -> bool:
@@ -104,6 +105,7 @@ class Run:
             next_attempt_at=_when(data.get("next_attempt_at")), heartbeat_at=_when(data.get("heartbeat_at")),
             worker=data.get("worker", ""), url=data.get("url", ""), result_url=data.get("result_url", ""),
             workflow_id=data.get("workflow_id"), step=data.get("step") or "",
+            priority=int(data.get("priority", 5)),
         )
 
 
@@ -218,11 +220,14 @@ class BatchItem:
 
     args: Mapping[str, Any]
     idempotency_key: str | None = None
+    priority: int | None = None  # 0-9 among the tenant's own waiting runs; None: the server's 5
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"args": dict(self.args)}
         if self.idempotency_key is not None:
             body["idempotency_key"] = self.idempotency_key
+        if self.priority is not None:
+            body["priority"] = self.priority
         return body
 
 

@@ -120,9 +120,10 @@ class Client:
     def atoms(self) -> list[AtomInfo]:
         return self._call(_calls.atoms())
 
-    def submit(self, atom: str, args: Mapping[str, Any], *, idempotency_key: str | None = None) -> Run:
+    def submit(self, atom: str, args: Mapping[str, Any], *, idempotency_key: str | None = None,
+               priority: int | None = None) -> Run:
         """Submit a run; with an idempotency key it is retried safely and never created twice."""
-        return self._call(_calls.submit(atom, args, idempotency_key))
+        return self._call(_calls.submit(atom, args, idempotency_key, priority))
 
     def submit_batch(self, atom: str, items: Iterable[BatchItem | Mapping[str, Any]]) -> BatchResult:
         """Submit many runs of one atom: all are created or none (``BadRequest`` ``invalid_batch``)."""

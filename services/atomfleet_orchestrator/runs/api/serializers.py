@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from atomfleet_orchestrator.http.schema import StrictSerializer
 from atomfleet_orchestrator.runs.models import AtomRun, RunStatus
+from atomfleet_orchestrator.runs.submission import DEFAULT_PRIORITY
 
 # Keys are compared byte for byte; control characters (NUL cannot even be stored) are refused.
 IDEMPOTENCY_KEY_PATTERN = r"^[^\u0000-\u001f\u007f]+$"
@@ -72,6 +73,11 @@ class SubmitRunSerializer(StrictSerializer):
         validators=[RegexValidator(IDEMPOTENCY_KEY_PATTERN, "control characters are not allowed")],
         help_text="a retry with the same key (and the same atom and args) returns the first run "
         "instead of creating another; the same key with other args is 409 `idempotency_conflict`",
+    )
+    priority = serializers.IntegerField(
+        min_value=0, max_value=9, required=False, default=DEFAULT_PRIORITY,
+        help_text="order among this tenant's own waiting runs, 9 first (default 5); it never moves a "
+        "run ahead of another tenant's turn (docs/tenancy.md)",
     )
 
 
@@ -137,7 +143,7 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "url", "atom", "queue", "status", "args", "idempotency_key", "created_by",
             "progress", "error", "attempts", "max_attempts", "next_attempt_at", "cancel_requested",
-            "celery_task_id", "worker", "workflow_id", "step",
+            "celery_task_id", "worker", "workflow_id", "step", "priority",
             "created_at", "started_at", "finished_at", "heartbeat_at", "result_url",
         ]
         read_only_fields = fields

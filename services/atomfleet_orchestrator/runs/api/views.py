@@ -89,7 +89,7 @@ def submit(request: Request, name: str) -> Response:
     admission = Admission(request.user.tenant)
     run, created = submit_run(
         request.user.tenant, request.user.name, name, body["args"], body.get("idempotency_key"),
-        admission=admission,
+        admission=admission, priority=body["priority"],
     )
     data = RunSerializer(run, context={"request": request}).data
     headers = {"Location": data["url"], **admission.headers()}
@@ -122,7 +122,7 @@ def submit_many(request: Request, name: str) -> Response:
     if isinstance(request.data, dict) and isinstance(request.data.get("items"), list):
         check_batch_size(len(request.data["items"]))  # before validating thousands of items
     body = _body(request, BatchSubmitSerializer)
-    items = [BatchItem(item["args"], item.get("idempotency_key")) for item in body["items"]]
+    items = [BatchItem(item["args"], item.get("idempotency_key"), item["priority"]) for item in body["items"]]
     admission = Admission(request.user.tenant)
     outcomes = submit_batch(request.user.tenant, request.user.name, name, items, admission)
     context = {"request": request}

@@ -2,33 +2,9 @@
 # built and dropped CONCURRENTLY, so an upgrade never blocks writes to a large runs table.
 
 import django.db.models.deletion
-from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
 
-
-class _Online:
-    """CONCURRENTLY on PostgreSQL; the plain operation elsewhere (the SQLite of `atomfleet dev`)."""
-
-    plain: type
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return self.plain.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return self.plain.database_backwards(self, app_label, schema_editor, from_state, to_state)
-
-
-class AddIndexOnline(_Online, AddIndexConcurrently):
-    plain = migrations.AddIndex
-
-
-class RemoveIndexOnline(_Online, RemoveIndexConcurrently):
-    plain = migrations.RemoveIndex
-
+from atomfleet_orchestrator.runs.migrations._online import AddIndexOnline, RemoveIndexOnline
 
 # The tenant foreign key's own index, redundant once every run_tenant_* index starts with tenant_id.
 # Dropped by name: AlterField would re-create the foreign key (a full validating scan) on

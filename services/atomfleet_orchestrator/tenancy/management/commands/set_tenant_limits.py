@@ -21,33 +21,46 @@ def _positive_float(text: str) -> float:
     return value
 
 
+# option -> (field, parse, help)
+_OPTIONS = {
+    "quota": ("quota_runs", _positive_int, "accepted runs not yet finished (429 quota_exceeded above)"),
+    "rate": ("submit_rate", _positive_float, "submitted runs per second, sustained"),
+    "burst": ("submit_burst", _positive_int, "submitted runs at once (the bucket's size)"),
+    "weight": ("weight", _positive_int, "share of a busy queue against other tenants' (fair dispatch)"),
+    "max_running": ("max_running", _positive_int, "runs running or published at once, every queue"),
+    "max_running_per_queue": ("max_running_per_queue", _positive_int, "the same, on any one queue"),
+}
+
+
 class Command(BaseCommand):
     help = (
-        "Set a tenant's own admission limits (docs/tenancy.md); the others keep their value, and "
-        "--reset first returns every limit to the fleet default. The API applies them on the next submit."
+        "Set a tenant's own limits (docs/tenancy.md); the others keep their value, and --reset first "
+        "returns every limit to the fleet default. Admission limits apply on the next submit, fair "
+        "dispatch's at the next turn."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("tenant", help="tenant slug")
-        parser.add_argument("--quota", type=_positive_int, help="accepted runs not yet finished (429 quota_exceeded above)")
-        parser.add_argument("--rate", type=_positive_float, help="submitted runs per second, sustained")
-        parser.add_argument("--burst", type=_positive_int, help="submitted runs at once (the bucket's size)")
+        for option, (_, parse, help) in _OPTIONS.items():
+            parser.add_argument(f"--{option.replace('_', '-')}", dest=option, type=parse, help=help)
         parser.add_argument("--reset", action="store_true", help="back to the fleet defaults (before the values given)")
 
-    def handle(self, *args: Any, tenant: str, quota: int | None, rate: float | None, burst: int | None,
-               reset: bool, **options: Any) -> None:
+    def handle(self, *args: Any, tenant: str, reset: bool, **options: Any) -> None:
         owner = Tenant.objects.filter(slug=tenant).first()
         if owner is None:
             raise CommandError(f"no tenant {tenant!r}: create it first with create_tenant")
-        if not reset and quota is None and rate is None and burst is None:
-            raise CommandError("nothing to set: give --quota, --rate, --burst and/or --reset")
+        given = {field: options[option] for option, (field, _, _) in _OPTIONS.items() if options[option] is not None}
+        if not reset and not given:
+            flags = ", ".join(f"--{o.replace('_', '-')}" for o in _OPTIONS)
+            raise CommandError(f"nothing to set: give {flags} and/or --reset")
         limits, _ = TenantLimits.objects.get_or_create(tenant=owner)
+        fields = [field for field, _, _ in _OPTIONS.values()]
         if reset:
-            limits.quota_runs = limits.submit_rate = limits.submit_burst = None
-        for field, value in (("quota_runs", quota), ("submit_rate", rate), ("submit_burst", burst)):
-            if value is not None:
-                setattr(limits, field, value)
-        if limits.quota_runs is None and limits.submit_rate is None and limits.submit_burst is None:
+            for field in fields:
+                setattr(limits, field, None)
+        for field, value in given.items():
+            setattr(limits, field, value)
+        if all(getattr(limits, field) is None for field in fields):
             limits.delete()
         else:
             limits.save()
