@@ -91,10 +91,17 @@ def test_dashboards_cover_the_required_views() -> None:
                    "celery_worker_up", "kube_deployment_status_replicas_available",
                    # The Workflows row (docs/workflows.md#metrics)
                    "atomfleet_workflows_total", "atomfleet_workflow_steps_waiting",
-                   "atomfleet_workflow_step_release_seconds_bucket"):
+                   "atomfleet_workflow_step_release_seconds_bucket",
+                   # The Tenants row (docs/tenancy.md#signals)
+                   "atomfleet_tenant_runs_waiting", "atomfleet_tenant_runs_running",
+                   "atomfleet_tenant_oldest_waiting_age_seconds", "atomfleet_submissions_rejected_total"):
         assert metric in fleet_exprs, metric
     rows = [p["title"] for p in fleet["panels"] if p["type"] == "row"]
-    assert "Workflows" in rows, rows
+    assert {"Workflows", "Tenants"} <= set(rows), rows
+    # Panels sit below their row, none overlapping another
+    cells = [(x, y) for p in fleet["panels"] for x in range(p["gridPos"]["x"], p["gridPos"]["x"] + p["gridPos"]["w"])
+             for y in range(p["gridPos"]["y"], p["gridPos"]["y"] + p["gridPos"]["h"])]
+    assert len(cells) == len(set(cells))
     for metric in ("atomfleet_run_duration_seconds_bucket", "atomfleet_task_queue_wait_seconds_bucket",
                    "celery_task_retried_total", "celery_task_failed_total"):
         assert metric in atom_exprs, metric
@@ -112,7 +119,7 @@ def test_every_alert_has_a_runbook_in_the_docs() -> None:
         assert rule["labels"]["severity"] in {"warning", "critical"}
     assert {"AtomfleetQueueOldestTaskTooOld", "AtomfleetTaskFailureRatioHigh", "AtomfleetQueueWithoutConsumer",
             "AtomfleetWorkersSaturated", "AtomfleetOutboxNotDraining", "AtomfleetTimeLimitKills",
-            "AtomfleetWorkerDown", "AtomfleetBeatDown"} <= names
+            "AtomfleetWorkerDown", "AtomfleetBeatDown", "AtomfleetTenantThrottled"} <= names
 
 
 def _promtool() -> str:

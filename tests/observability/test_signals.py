@@ -364,7 +364,8 @@ def test_fleet_wide_gauges_have_one_exporter_and_workers_are_up(fleet: Fleet, ob
     prom = fleet.prom
     fleet_wide = ('celery_queue_length|atomfleet_queue_backlog|atomfleet_queue_prefetched|'
                   'atomfleet_queue_oldest_age_seconds|atomfleet_queue_demand|atomfleet_queue_runs|'
-                  'celery_worker_up|atomfleet_outbox_waiting|atomfleet_outbox_oldest_age_seconds')
+                  'celery_worker_up|atomfleet_outbox_waiting|atomfleet_outbox_oldest_age_seconds|'
+                  'atomfleet_tenant_runs_waiting|atomfleet_tenant_runs_running|atomfleet_tenant_oldest_waiting_age_seconds')
     exporters = prom.query(f'count by (__name__, component) ({{__name__=~"{fleet_wide}"}})')
     assert {s["metric"]["component"] for s in exporters} == {"beat"}, exporters
     # Every series once: sum and max agree, per queue and per worker
@@ -378,6 +379,22 @@ def test_fleet_wide_gauges_have_one_exporter_and_workers_are_up(fleet: Fleet, ob
     # Per-pod gauges stay per pod
     assert {s["metric"]["queue_name"]: float(s["value"][1]) for s in prom.query("sum by (queue_name) (atomfleet_worker_slots)")} == {
         q: float(c) for q, c in QUEUES.items()}
+
+
+def test_tenant_gauges_count_the_tenants_runs_while_they_last(fleet: Fleet, observed: Observed) -> None:
+    prom, window = fleet.prom, f"[{math.ceil(observed.end - fleet.ready_at)}s:1s]"
+    # While the workload ran, beat counted the tenant's runs under its own name: a run waiting on
+    # io_bound while its only worker was paused, runs holding slots
+    assert prom.scalar(f'max_over_time(max(atomfleet_tenant_runs_waiting{{tenant="signals",queue_name="io_bound"}}){window})', observed.end) >= 1
+    assert prom.scalar(f'max_over_time(sum(atomfleet_tenant_runs_running{{tenant="signals"}}){window})', observed.end) >= 1
+    assert prom.scalar(f'max_over_time(max(atomfleet_tenant_oldest_waiting_age_seconds{{tenant="signals"}}){window})', observed.end) > 0
+    # And at every scrape the tenants' runs added up to the queue's (one query feeds both)
+    for state in ("waiting", "running"):
+        drift = (f'sum by (queue_name) (atomfleet_tenant_runs_{state}) - on (queue_name) '
+                 f'max by (queue_name) (atomfleet_queue_runs{{state="{state}"}})')
+        assert not prom.query(f'max_over_time(abs({drift}){window}) > 0', observed.end), state
+    # Once every run ended, the tenant has no series any more (not a 0 kept forever)
+    assert not prom.query('{__name__=~"atomfleet_tenant_.*", tenant="signals"}')
 
 
 def test_worker_metric_files_stay_bounded_under_child_recycling(fleet: Fleet, observed: Observed) -> None:

@@ -37,6 +37,7 @@ ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE = env_int("ATOMFLEET_TENANT_MAX_RUNNING_P
 # answer, submits are admitted without a rate check (fail-open: logged, counted in
 # atomfleet_rate_limiter_errors_total) and Redis is not asked again for 5 s.
 ATOMFLEET_RATE_LIMIT_TIMEOUT = env_float("ATOMFLEET_RATE_LIMIT_TIMEOUT", 0.25, minimum=0.01)
-# Tenants named in the ``tenant`` label of per-tenant metrics, per API process (the first ones
-# seen); the others are counted as ``other``: a bounded number of series whatever the tenants.
+# Tenants named in the ``tenant`` label of per-tenant metrics; the others are counted as ``other``:
+# a bounded number of series whatever the tenants. The API's rejection counter names the first ones
+# each process sees; beat's run gauges the ones with the most runs waiting + running at each scrape.
 ATOMFLEET_METRICS_TENANT_LABELS = env_int("ATOMFLEET_METRICS_TENANT_LABELS", 50, minimum=0)
