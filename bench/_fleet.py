@@ -48,6 +48,11 @@ FLEET_ENV: dict[str, str] = {
     "ATOMFLEET_MAX_UPLOAD_BYTES": "104857600",
     "ATOMFLEET_WORKFLOW_MAX_STEPS": "1000",  # config.workflowMaxSteps
     "ATOMFLEET_METRICS_TENANT_LABELS": "50",  # config.metricsTenantLabels
+    "ATOMFLEET_TENANT_WEIGHT": "1",  # config.tenantWeight
+    "ATOMFLEET_TENANT_MAX_RUNNING": "2000",  # config.tenantMaxRunning
+    "ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE": "1000",  # config.tenantMaxRunningPerQueue
+    "ATOMFLEET_QUEUE_READY_MIN": "2",  # config.queueReadyMin
+    "ATOMFLEET_FAIR_DISPATCH": "true",  # config.fairDispatch (bench/fairness.py also runs it off)
     # See DIFFERENT_FROM_CHART: one bench tenant submits faster than a tenant's default allows.
     "ATOMFLEET_TENANT_QUOTA_RUNS": "10000000",
     "ATOMFLEET_TENANT_SUBMIT_RATE": "1000000",
@@ -94,9 +99,9 @@ def beat_argv(schedule: Path) -> list[str]:
             "--loglevel=INFO"]
 
 
-def worker_argv(queue: str, hostname: str) -> list[str]:
+def worker_argv(queue: str, hostname: str, concurrency: int = WORKER_CONCURRENCY) -> list[str]:
     return [str(VENV_BIN / "celery"), "-A", "atomfleet_orchestrator", "worker", f"--queues={queue}",
-            f"--hostname={hostname}", f"--concurrency={WORKER_CONCURRENCY}", "--prefetch-multiplier=1",
+            f"--hostname={hostname}", f"--concurrency={concurrency}", "--prefetch-multiplier=1",
             "--pool=prefork", "--without-mingle", "--without-gossip", "--loglevel=INFO"]
 
 
@@ -109,6 +114,7 @@ class Fleet:
     queue: str = "default"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="atomfleet-bench-fleet-")))
     extra_env: dict[str, str] = field(default_factory=dict)
+    concurrency: int = WORKER_CONCURRENCY  # of the one worker (bench/fairness.py runs sleeping atoms)
     api_port: int = field(default_factory=free_port)
     api: Process | None = field(default=None, init=False)
     beat: Process | None = field(default=None, init=False)
@@ -178,7 +184,7 @@ class Fleet:
             (probes / name).unlink(missing_ok=True)
         self.worker = Process(
             f"worker-{self.queue}",
-            worker_argv(self.queue, f"{self.queue}@bench"),
+            worker_argv(self.queue, f"{self.queue}@bench", self.concurrency),
             self.env(ATOMFLEET_METRICS_PORT=str(free_port())), self.workdir / f"worker-{self.queue}.log",
         ).start()
         worker = self.worker

@@ -1,4 +1,4 @@
-"""``make bench``'s throughput, table-growth and workflow parts run end to end at tiny sizes.
+"""``make bench``'s throughput, table-growth, workflow, SSE and fairness parts run end to end at tiny sizes.
 
 Each part runs as ``make bench`` runs it (its own process, real gunicorn, beat, ``celery worker``,
 PostgreSQL and Redis) and must print every row of its tables and leave no database behind. The
@@ -133,4 +133,30 @@ def test_sse_part_opens_streams_and_times_commit_to_client() -> None:
     assert rows["streams open at once"][0] == "42"
     written = int(rows["events written"][0])
     assert rows["deliveries to followers"][0] == f"{2 * written} of {2 * written}"  # every event, every follower
+    assert not database_exists(database)
+
+
+def test_fairness_part_prints_b_waits_a_throughput_queue_lengths_and_goals() -> None:
+    database = "atomfleet_bench_smoke_fairness"
+    out = run_bench("bench.fairness", "--runs", "60", "--batch", "25", "--b-seconds", "2", "--atom-seconds", "0.1",
+                    "--concurrency", "4", "--redis-db", "15", "--database", database, timeout=240)
+    rows = table_rows(out)
+    assert rows["B's runs"] == ["B alone", "beside A, fair on", "beside A, fair off"]
+    for label in ("B runs accepted (refused)", "B wait p50", "B wait p95", "B wait max"):
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert rows["B runs accepted (refused)"] == ["10 (0)"] * 3  # one run every 200 ms for 2 s, in every phase
+    assert rows["A's runs"] == ["fair on", "fair off (today's)", "on / off"]
+    for label in ("A alone (60 runs)", "A beside B (60 runs; fair off 60)", "A beside B / A alone",
+                  "A + B runs finished in A's window"):
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert rows["A alone (60 runs)"][0].endswith("runs/s") and rows["A alone (60 runs)"][2] != "—"
+    assert rows["Redis list length"] == ["p50", "p95", "max", "empty", "samples"]
+    for label in ("A alone, fair on", "A + B, fair on", "A + B, fair off", "A alone, fair off"):
+        assert label in rows, f"missing row {label!r}:\n{out}"
+    assert rows["work per A run"] == ["fair on", "fair off", "on / off"]
+    assert "CPU ms: fleet (worker + API + beat)" in rows and "PostgreSQL transactions" in rows
+    goals = [label for label in rows if label.startswith(("B p95 beside A", "A alone: fair on", "A beside B: fair on"))]
+    assert len(goals) == 4 and all(rows[g][1] in ("yes", "no") for g in goals), out
+    # every run of both tenants ended well, in every phase (figures themselves are not asserted)
+    assert out.count("{'succeeded': 60}") == 4 and out.count("{'succeeded': 10}") == 3, out
     assert not database_exists(database)
