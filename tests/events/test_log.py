@@ -145,6 +145,45 @@ def test_pruning_deletes_only_expired_events_in_bounded_batches() -> None:
     assert _numbers(list(Event.objects.order_by("id"))) == [23, 24]
 
 
+def test_a_workers_one_statement_writes_number_their_events_as_emit_run_does() -> None:
+    """Claim and succeed of a single run each write their event in the UPDATE's own statement
+    (``evented_update``): ids ``txid << ID_SHIFT | n`` — n counting on from the events earlier
+    statements of the transaction wrote — and a notification on commit."""
+    from atomfleet_orchestrator.events.log import CHANNEL, ID_SHIFT
+    from atomfleet_orchestrator.runs import transitions
+    from atomfleet_orchestrator.runs.models import AtomRun
+
+    tenant = Tenant.objects.create(slug="acme", name="Acme")
+    run = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep", queue="default", args={})
+    with psycopg.connect(database_url(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        with transaction.atomic():  # both in one transaction, after an event of its own
+            _emit(tenant, 1)
+            claimed = transitions.claim(str(run.id), run.celery_task_id, "w@t:1", "default")
+            assert isinstance(claimed, transitions.Claimed)
+            assert transitions.succeed(claimed.execution, result=None, result_artifact="", artifacts=[])
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+                txid = cursor.fetchone()[0]
+        events = list(Event.objects.filter(tenant=tenant).order_by("id"))
+        assert [(e.id, e.type) for e in events] == [
+            (txid << ID_SHIFT, "run.progress"), ((txid << ID_SHIFT) + 1, "run.started"),
+            ((txid << ID_SHIFT) + 2, "run.succeeded")]
+        assert (events[1].data["status"], events[2].data["status"], events[2].data["attempt"]) == (
+            "running", "succeeded", 1)
+        # Alone (autocommit, the worker's case): its own transaction, number 0.
+        second = AtomRun.objects.create(tenant=tenant, created_by="t", atom="diagnostics.sleep", queue="default",
+                                        args={})
+        claimed = transitions.claim(str(second.id), second.celery_task_id, "w@t:1", "default")
+        assert isinstance(claimed, transitions.Claimed)
+        started = Event.objects.get(run_id=second.id)
+        assert started.type == "run.started" and started.id % (1 << ID_SHIFT) == 0
+        notified = [n.payload for n in listener.notifies(timeout=1, stop_after=3)]
+    # One per transaction: PostgreSQL folds a transaction's identical notifications into one. The
+    # claim's statement alone notified too: its event's RETURNING ran.
+    assert notified == [str(tenant.id)] * 2
+
+
 def test_nothing_but_events_log_writes_events() -> None:
     """One writer: no other module inserts events (no second path that could disagree)."""
     import re

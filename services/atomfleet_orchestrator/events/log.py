@@ -27,7 +27,7 @@ from django.db import connection
 from atomfleet_orchestrator.events.models import Event, EventType
 from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["CHANNEL", "ID_SHIFT", "emit", "emit_run"]
+__all__ = ["CHANNEL", "ID_SHIFT", "emit", "emit_run", "evented_update"]
 
 CHANNEL = "atomfleet_events"
 ID_SHIFT = 20
@@ -99,6 +99,19 @@ _FROM_STATUS = (
 )
 
 
+def _run_event_insert(rows: str, type: EventType | None) -> tuple[str, list[Any], str]:
+    """(INSERT … SELECT of the event of each row of ``rows`` — aliased ``r`` —, its params, the
+    RETURNING clause). Callers add the WHERE clause between the two."""
+    source, next_id, returning = _id_source()
+    type_sql = "%s" if type is not None else _FROM_STATUS
+    sql = (
+        f"INSERT INTO {_TABLE} (id, tenant_id, type, run_id, workflow_id, data, created_at) "
+        f"SELECT {next_id}, r.tenant_id, {type_sql}, r.id, r.workflow_id, {_run_data()}, {_now()} "
+        f"FROM {rows} r, {source}"
+    )
+    return sql, [str(type)] if type is not None else [], returning
+
+
 def emit_run(run_id: uuid.UUID | str, type: EventType | None = None, *, if_status: str | None = None) -> None:
     """Write the event of a transition the caller's transaction just made to run ``run_id``.
 
@@ -106,18 +119,36 @@ def emit_run(run_id: uuid.UUID | str, type: EventType | None = None, *, if_statu
     run.started, otherwise run.<status>). ``if_status``: only if the row now has that status (a
     write whose outcome depends on the row, like the API's cancellation).
     """
-    source, next_id, returning = _id_source()
     pk = AtomRun._meta.pk
     assert pk is not None
-    type_sql = "%s" if type is not None else _FROM_STATUS
-    sql = (
-        f"INSERT INTO {_TABLE} (id, tenant_id, type, run_id, workflow_id, data, created_at) "
-        f"SELECT {next_id}, r.tenant_id, {type_sql}, r.id, r.workflow_id, {_run_data()}, {_now()} "
-        f"FROM {_RUNS} r, {source} WHERE r.id = %s{' AND r.status = %s' if if_status else ''}{returning}"
-    )
-    params: list[Any] = [str(type)] if type is not None else []
+    insert, params, returning = _run_event_insert(_RUNS, type)
+    sql = f"{insert} WHERE r.id = %s{' AND r.status = %s' if if_status else ''}{returning}"
     params.append(pk.get_db_prep_value(run_id, connection))
     if if_status:
         params.append(str(if_status))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def evented_update(update: str, params: list[Any], type: EventType | None, select: str) -> tuple[str, list[Any]]:
+    """One PostgreSQL statement: a transition's UPDATE of one run and its event, like the UPDATE
+    followed by :func:`emit_run` — the same id, data and notification — in one round trip.
+
+    ``update``: ``UPDATE <runs> SET … WHERE … RETURNING <runs>.*[, more]`` — one row at most, its
+    columns returned (the event reads them), and any more the caller wants. ``select``: the
+    columns of the answer over that written row, ``w``; no row: the UPDATE changed nothing and no
+    event was written. The answer ends with the number of events written (0 or 1).
+
+    A data-modifying CTE runs once, to completion, on the statement's snapshot: the id's
+    ``max(id) + 1`` sees the events earlier statements of this transaction wrote, as
+    :func:`emit_run` does, and the one row this statement inserts takes the next number. The
+    event's INSERT is read by the answer (``count(*)``), so its RETURNING (the notification) is
+    evaluated whatever the planner does with an unread CTE.
+    """
+    assert connection.vendor == "postgresql"
+    insert, insert_params, returning = _run_event_insert("w", type)
+    sql = (
+        f"WITH w AS ({update}), ev AS ({insert}{returning}) "
+        f"SELECT {select}, (SELECT count(*) FROM ev) FROM w"
+    )
+    return sql, [*params, *insert_params]

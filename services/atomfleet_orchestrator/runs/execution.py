@@ -88,7 +88,7 @@ def execute_run(task: Task, spec: AtomSpec, run_id: str) -> dict[str, str]:
     holder = identity(request.hostname, os.getpid())
     store = get_store()  # before the claim: nothing fallible between a committed claim and the atom
     try:
-        claimed = transitions.claim(run_id, request.id, holder)
+        claimed = transitions.claim(run_id, request.id, holder, spec.queue)
     except _DB_DOWN as exc:
         _drop_connection()
         log.warning("run %s: database unreachable at claim (%s); message back to the queue", run_id, exc)

@@ -40,7 +40,10 @@ from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.runs.lifecycle import WAITING, RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["Room", "enabled", "give_turns", "room", "turns_at_end", "wants_turns"]
+__all__ = [
+    "Room", "enabled", "expects_waiting", "give_turns", "give_turns_now", "room", "saw_waiting", "turns_at_end",
+    "waiting_sql", "wants_turns",
+]
 
 log = logging.getLogger(__name__)
 _WAITING = sorted(WAITING)
@@ -84,6 +87,33 @@ def enabled() -> bool:
 
 def _anyone_waiting(queue: str) -> bool:
     return AtomRun.objects.filter(queue=queue, turn_at__isnull=True, status__in=_WAITING).exists()
+
+
+def waiting_sql(row: str) -> str:
+    """SQL: whether any run waits for a turn on the queue of ``row``, a run just written by the
+    same statement (``_anyone_waiting`` as a column of that statement: no round trip of its own).
+    The statement's snapshot holds the row as it was before: the row counts as written (a retry
+    due at once waits for its turn again), the others as read. Always false without fair dispatch,
+    when ``wants_turns`` asks for nothing."""
+    if not enabled():
+        return "FALSE"
+    waiting = "{0}.turn_at IS NULL AND {0}.status IN ('queued', 'retrying')"
+    return (f"({waiting.format(row)} OR EXISTS (SELECT 1 FROM {AtomRun._meta.db_table} other "
+            f"WHERE other.queue = {row}.queue AND other.id <> {row}.id AND {waiting.format('other')}))")
+
+
+# What this process last learned, per queue, of runs waiting for a turn. A hint only: it picks
+# whether a worker's single-statement write opens a transaction for the turns (some waited last
+# time) or commits on its own and gives turns after, in a transaction of their own (none did).
+_seen_waiting: dict[str, bool] = {}
+
+
+def expects_waiting(queue: str) -> bool:
+    return _seen_waiting.get(queue, False)
+
+
+def saw_waiting(queue: str, waiting: bool) -> None:
+    _seen_waiting[queue] = waiting
 
 
 def _lock(queue: str) -> None:
@@ -171,15 +201,16 @@ def _candidates(queue: str, free: int) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def give_turns(queue: str) -> int:
+def give_turns(queue: str, *, waiting: bool | None = None) -> int:
     """Give the queue's free room to its waiting runs, fairly; returns how many got a turn.
 
     In the caller's transaction, as its last writes (see the module's docstring for why); the runs
     are published when it commits (``dispatch.dispatch_after_commit``), or by the outbox.
+    ``waiting``: True when a statement of this transaction already found runs waiting (no check).
     """
     from atomfleet_orchestrator.runs.dispatch import Target, dispatch_after_commit
 
-    if not _anyone_waiting(queue):
+    if not waiting and not _anyone_waiting(queue):
         return 0
     with transaction.atomic(savepoint=False):
         if settings.ATOMFLEET_FAIR_DISPATCH:
@@ -210,7 +241,8 @@ def give_turns(queue: str) -> int:
 
 class _Pending(threading.local):
     depth: int = 0
-    queues: set[str] | None = None
+    # queue -> whether a statement of the transaction already found runs waiting on it
+    queues: dict[str, bool] | None = None
 
 
 _pending = _Pending()
@@ -222,29 +254,31 @@ def turns_at_end() -> Iterator[None]:
     it commits: after every other write, so the turn lock is always the last lock taken."""
     outer = _pending.depth == 0
     if outer:
-        _pending.queues = set()
+        _pending.queues = {}
     _pending.depth += 1
     try:
         with transaction.atomic():
             yield
             if outer:
-                queues, _pending.queues = sorted(_pending.queues or ()), set()
-                for queue in queues:  # sorted: two transactions take the queue locks in one order
-                    give_turns(queue)
+                queues, _pending.queues = dict(sorted((_pending.queues or {}).items())), {}
+                for queue, waiting in queues.items():  # sorted: two transactions lock queues in one order
+                    give_turns(queue, waiting=waiting)
     finally:
         _pending.depth -= 1
         if outer:
             _pending.queues = None
 
 
-def wants_turns(queue: str) -> None:
+def wants_turns(queue: str, *, waiting: bool | None = None) -> None:
     """This transaction changed what ``queue`` may take (a new run, a freed slot): give turns at
     its end. Outside ``turns_at_end`` the turns are given after the commit, in a transaction of
-    their own (still before any row lock of it, so still last)."""
+    their own (still before any row lock of it, so still last). ``waiting``: True when the
+    caller's statement already found runs waiting on the queue (``waiting_sql``), so the end of
+    the transaction need not ask again."""
     if not settings.ATOMFLEET_FAIR_DISPATCH:
         return  # nothing waits for a turn (create_run gave it); due retries: beat's round
     if _pending.queues is not None:
-        _pending.queues.add(queue)
+        _pending.queues[queue] = _pending.queues.get(queue, False) or bool(waiting)
         return
     if connection.in_atomic_block:
         transaction.on_commit(lambda: _give_turns_now(queue))
@@ -252,9 +286,15 @@ def wants_turns(queue: str) -> None:
         _give_turns_now(queue)
 
 
-def _give_turns_now(queue: str) -> None:
+def _give_turns_now(queue: str, waiting: bool | None = None) -> None:
     try:
         with transaction.atomic():
-            give_turns(queue)
+            give_turns(queue, waiting=waiting)
     except Exception as exc:  # beat's round gives them
         log.warning("turns of queue %s left to beat's round: %s", queue, exc)
+
+
+def give_turns_now(queue: str) -> None:
+    """A statement that committed on its own found runs waiting on ``queue``: give its turns now,
+    in a transaction of their own (a failure is left to beat's round, never raised)."""
+    _give_turns_now(queue, waiting=True)

@@ -28,15 +28,17 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Field, Q, Value, When
 from django.db.models.functions import Now
+from django.db.models.query import QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils.dateparse import parse_datetime
 
 from atomfleet.catalog import RetryPolicy
-from atomfleet_orchestrator.events.log import emit_run
+from atomfleet_orchestrator.events.log import emit_run, evented_update
 from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.runs import fairness
 from atomfleet_orchestrator.runs.lifecycle import WAITING, ErrorCode, RunStatus, Transition
@@ -157,12 +159,13 @@ def _now_sql() -> tuple[str, list[Any]]:
     return "%s", [connection.ops.adapt_datetimefield_value(timezone.now())]
 
 
-def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
+def claim(run_id: str, task_id: str, identity: str, queue: str = "") -> Claimed | Refused:
     """Take a waiting, due run for one execution: one statement that also returns what it needs.
 
     Nothing that can fail may sit between this committed claim and the atom's start (a failed
     query there would leave the run ``running`` with no execution), so the tenant's slug comes
-    back with the claim.
+    back with the claim. ``queue``: where the run is expected (the atom's queue), a hint for how
+    to give its turns (``_written``).
     """
     from atomfleet_orchestrator.workflows.models import WorkflowStep
 
@@ -177,25 +180,34 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
         f"CASE WHEN {table}.workflow_id IS NULL OR attempts > 1 THEN NULL "
         f"ELSE (SELECT released_at FROM {steps} WHERE {steps}.run_id = {table}.id) END"
     )
-    sql = (
+    tenant = f"(SELECT slug FROM {tenants} WHERE {tenants}.id = {table}.tenant_id)"
+    update = (
         f"UPDATE {table} SET status = %s, attempts = attempts + 1, started_at = {now}, "
         f"heartbeat_at = {now}, worker = %s, dispatch_count = 0, next_attempt_at = NULL, "
         "error_code = '', error_message = '' "
         f"WHERE id = %s AND celery_task_id = %s AND status IN (%s, %s) AND NOT cancel_requested "
         f"AND (next_attempt_at IS NULL OR next_attempt_at <= {now}) AND attempts < max_attempts "
-        f"RETURNING attempts, max_attempts, args, (SELECT slug FROM {tenants} WHERE {tenants}.id = {table}.tenant_id), "
-        f"workflow_id, started_at, {released}, queue"
     )
     params = [RunStatus.RUNNING.value, *now_params, *now_params, identity, pk, task_id,
               *_WAITING, *now_params]
-    with fairness.turns_at_end(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        if row is not None:
-            emit_run(run_id, EventType.RUN_STARTED)  # event: in the claim's transaction
-            fairness.wants_turns(row[-1])  # a ready run left the broker: room for the next turn
+    if connection.vendor == "postgresql":
+        row = _written(
+            f"{update} RETURNING {table}.*, {tenant} AS tenant_slug, {released} AS released_wait_from",
+            params, EventType.RUN_STARTED,
+            "w.attempts, w.max_attempts, w.args, w.tenant_slug, w.workflow_id, w.started_at, w.released_wait_from",
+            queue,
+        )
+    else:  # SQLite (the local fleet): no data-modifying CTE; the UPDATE, then its event
+        sql = (f"{update} RETURNING attempts, max_attempts, args, {tenant}, workflow_id, started_at, {released}, "
+               "queue")
+        with fairness.turns_at_end(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            if row is not None:
+                emit_run(run_id, EventType.RUN_STARTED)  # event: in the claim's transaction
+                fairness.wants_turns(row[-1])  # a ready run left the broker: room for the next turn
     if row is not None:
-        attempt, max_attempts, args, tenant, workflow_id, started_at, released_at, queue = row
+        attempt, max_attempts, args, tenant, workflow_id, started_at, released_at, queue = row[:8]
         if isinstance(args, str | bytes):
             args = json.loads(args)
         wait = _seconds_between(released_at, started_at)
@@ -203,6 +215,40 @@ def claim(run_id: str, task_id: str, identity: str) -> Claimed | Refused:
                               str(queue))
         return Claimed(execution, int(max_attempts), args, str(tenant), wait)
     return _refusal(run_id, task_id)
+
+
+def _written(update: str, params: list[Any], event: EventType | None, select: str, queue: str) -> Any:
+    """PostgreSQL: a worker's write of one single run (no workflow) in one statement — the guarded
+    UPDATE, its event (``events.log.evented_update``) and whether runs wait for a turn on the run's
+    queue (``fairness.waiting_sql``) — returning ``select`` + the queue, or None (nothing changed).
+
+    When the caller has no transaction open, the statement is its own transaction (one round trip,
+    one durable commit) unless this process last saw runs waiting on ``queue``: then it opens one,
+    so that the turns it gives commit with it (``fairness.turns_at_end``). A statement that
+    committed alone and found runs waiting gives their turns right after, in a transaction of
+    their own (``fairness.give_turns_now``; a crash in between leaves them to beat's round, as
+    any turn a crash forgets).
+    """
+    sql, params = evented_update(update, params, event, f"{select}, w.queue, {fairness.waiting_sql('w')}")
+
+    def execute() -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    if connection.in_atomic_block or fairness.expects_waiting(queue):
+        with fairness.turns_at_end():
+            row = execute()
+            if row is not None and row[-2]:
+                fairness.wants_turns(row[-3], waiting=True)
+    else:
+        row = execute()
+        if row is not None and row[-2]:
+            fairness.give_turns_now(row[-3])
+    if row is not None:
+        fairness.saw_waiting(row[-3], bool(row[-2]))
+        return row[:-2]
+    return None
 
 
 def _seconds_between(earlier: Any, later: Any) -> float | None:
@@ -349,13 +395,29 @@ def _ending(run_id: str, workflow_id: WorkflowRef, write: Callable[[], bool], qu
     return done
 
 
+def _update_sql(rows: QuerySet[AtomRun], values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The SQL and params of ``rows.update(**values)``, to be sent as part of one statement."""
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
+    query.add_update_values(values)
+    compiler = query.get_compiler(using=rows.db)
+    compiler.pre_sql_setup()
+    sql, params = compiler.as_sql()
+    return sql, list(params)
+
+
 def _end(execution: Execution, transition: Transition, guard: Q | None = None, **fields: Any) -> bool:
     """One terminal (or retry) write of an execution; False when it was superseded."""
     assert transition.target is not None
     rows = execution.rows() if guard is None else execution.rows().filter(guard)
-    updated = _ending(execution.run_id, execution.workflow_id, _evented(
-        execution.run_id, _EVENTS[transition], lambda: rows.update(**{"status": transition.target, **fields})),
-        execution.queue)
+    values = {"status": transition.target, **fields}
+    if connection.vendor == "postgresql" and execution.workflow_id is None and execution.queue:
+        # A single run whose queue the claim returned: one statement (``_written``).
+        update, params = _update_sql(rows, values)
+        updated = _written(f"{update} RETURNING {AtomRun._meta.db_table}.*", params, _EVENTS[transition],
+                           "w.id", execution.queue) is not None
+    else:
+        updated = _ending(execution.run_id, execution.workflow_id, _evented(
+            execution.run_id, _EVENTS[transition], lambda: rows.update(**values)), execution.queue)
     if not updated:
         log.warning(
             "run %s attempt %d: %s discarded, the execution was superseded",
