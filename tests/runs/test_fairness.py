@@ -130,6 +130,7 @@ def test_a_retry_waits_for_a_new_turn_once_due(tenants: tuple[Tenant, Tenant]) -
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(30)
+@pytest.mark.usefixtures("private_broker")  # its runs are committed: the session's workers must not take them
 def test_a_row_held_by_another_transaction_is_skipped_not_waited_on(tenants: tuple[Tenant, Tenant]) -> None:
     from tests.support.live_api import database_url
 
