@@ -122,7 +122,7 @@ def create_run(
     emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
     transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
     if fairness.enabled():
-        fairness.wants_turns(run.queue)
+        fairness.wants_turns(run.queue, inserted=True)
     else:
         dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
     return run
