@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--profile-n", type=int, default=1000, help="single POSTs under cProfile (0: none)")
     p.add_argument("--top", type=int, default=30, help="heaviest functions printed (cumulative)")
-    p.add_argument("--redis-db", type=int, default=11)
+    p.add_argument("--redis-db", type=int, default=12, help="Redis DB of the broker (emptied)")
     p.add_argument("--database", default="atomfleet_bench_submit", help="PostgreSQL database (dropped and created)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra API setting")
     return p

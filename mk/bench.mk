@@ -1,17 +1,18 @@
 # Benchmarks: `make bench` runs every bench-* part; each prints figures and ratios, never asserts.
 # THROUGHPUT_ARGS, TABLES_ARGS and WORKFLOWS_ARGS pass options to their parts; the throughput part
 # also reads BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`), the
-# workflow part BENCH_WORKFLOW_STEPS and BENCH_R.
+# workflow part BENCH_WORKFLOW_STEPS and BENCH_R, the submit part SUBMIT_ARGS and BENCH_N.
 
 THROUGHPUT_ARGS ?=
 TABLES_ARGS ?=
 WORKFLOWS_ARGS ?=
 SSE_ARGS ?=
+SUBMIT_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-throughput bench-tables bench-workflows bench-sse
-bench: bench-throughput bench-tables bench-workflows bench-sse ## Run the benchmarks and print figures and ratios (never asserted)
+.PHONY: bench bench-throughput bench-tables bench-workflows bench-sse bench-submit
+bench: bench-throughput bench-tables bench-workflows bench-sse bench-submit ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
@@ -24,3 +25,6 @@ bench-workflows: $(VENV_STAMP) services-up ## A 1,000-step fan-out/fan-in workfl
 
 bench-sse: $(VENV_STAMP) services-up ## SSE: 1,000 concurrent streams on one events process (RSS), event commit → client latency p50/p99 at 200 events/s
 	$(BIN)/python -m bench.sse $(SSE_ARGS)
+
+bench-submit: $(VENV_STAMP) services-up ## The API's CPU per POST in-process (WSGI app called directly, 2,000 submits, batches of 100), with a cProfile breakdown
+	$(BIN)/python -m bench.submit_cpu $(SUBMIT_ARGS)

@@ -134,3 +134,13 @@ def test_sse_part_opens_streams_and_times_commit_to_client() -> None:
     written = int(rows["events written"][0])
     assert rows["deliveries to followers"][0] == f"{2 * written} of {2 * written}"  # every event, every follower
     assert not database_exists(database)
+
+
+def test_submit_part_prints_cpu_per_post_and_where_it_goes() -> None:
+    database = "atomfleet_bench_smoke_submit"
+    out = run_bench("bench.submit_cpu", "--n", "20", "--warmup", "5", "--batches", "1", "--batch-size", "5",
+                    "--profile-n", "10", "--redis-db", "15", "--database", database)
+    assert "single POST, 20 timed after 5 warm-up: CPU" in out
+    assert "batch POST of 5, 1 timed: CPU" in out
+    assert "self time by component:" in out and "the lean submit view" in out
+    assert not database_exists(database)
