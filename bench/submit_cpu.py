@@ -67,7 +67,7 @@ _PATH = (
     ("__call__", "django/core/handlers/wsgi.py", "WSGI handler (everything)"),
     ("authenticate", "tenancy/authentication.py", "authentication (cached token)"),
     ("submit", "runs/api/views.py", "the DRF submit view"),
-    ("submit_lean", "runs/api/lean.py", "the lean submit view"),
+    ("submit", "runs/api/lean.py", "the lean submit view"),
     ("submit_run", "runs/submission.py", "submit_run (validate, admit, insert, turns)"),
     ("validate", "atoms/registry.py", "args against the atom's schema"),
     ("admit", "tenancy/admission.py", "admission: quota count + rate bucket"),
