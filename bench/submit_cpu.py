@@ -76,7 +76,7 @@ _PATH = (
     ("emit_run", "events/log.py", "the accepted event's INSERT"),
     ("give_turns", "runs/fairness.py", "fairness.give_turns"),
     ("__exit__", "django/db/transaction.py", "Atomic.__exit__ (commit + on-commit publish)"),
-    ("publish", "runs/dispatch.py", "publish (send_task + kombu)"),
+    ("publish_from_api", "runs/dispatch.py", "publish on commit (send_task + kombu)"),
     ("data", "rest_framework/serializers.py", "RunSerializer(...).data"),
     ("run_answer", "runs/api/answers.py", "the lean answer"),
     ("is_valid", "rest_framework/serializers.py", "request serializer is_valid"),
