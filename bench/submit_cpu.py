@@ -166,6 +166,21 @@ def _single(client: _Client, n: int, broker: Any, timed: bool = True,
     return cpu, wall
 
 
+def _statements(client: _Client, broker: Any) -> int:
+    """The statements one more POST sends (``execute_wrapper`` counts each)."""
+    from django.db import connection
+
+    seen: list[str] = []
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        _single(client, 1, broker, timed=False)
+    return len(seen) - 1  # _finish's UPDATE
+
+
 def _batch(client: _Client, batches: int, size: int, broker: Any) -> list[float]:
     cpu = []
     for b in range(batches):
@@ -236,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nsingle POST, {args.n} timed after {args.warmup} warm-up: CPU {mean:.3f} ms per POST "
               f"(p50 {percentile(cpu, 50):.3f}, p90 {percentile(cpu, 90):.3f}); wall p50 "
               f"{percentile(wall, 50):.3f} ms (waits on PostgreSQL and Redis included)", flush=True)
+        print(f"SQL statements per single POST through Django's cursor: {_statements(client, broker)} "
+              "(plus the connection's health check and the commit)", flush=True)
         if args.batches:
             per_run = _batch(client, args.batches, args.batch_size, broker)
             print(f"batch POST of {args.batch_size}, {args.batches} timed: CPU {sum(per_run) / len(per_run):.3f} ms "
