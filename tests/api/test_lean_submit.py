@@ -126,3 +126,28 @@ def test_other_content_types_tokens_and_accepts_go_to_the_drf_view(api: APIClien
     bad = APIClient()
     bad.credentials(HTTP_AUTHORIZATION="Bearer nope")
     assert bad.post(URL, {"args": {"text": "x"}}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize("where", ["submit_run", "authenticate"])
+def test_a_database_that_is_down_is_503_with_retry_after_on_the_lean_path(api: APIClient, where: str) -> None:
+    from django.db import OperationalError
+
+    target = (mock.patch.object(lean, "submit_run", side_effect=OperationalError("down")) if where == "submit_run"
+              else mock.patch.object(lean._AUTH, "authenticate", side_effect=OperationalError("down")))
+    with target, _no_drf():
+        response = api.post(URL, {"args": {"text": "x"}}, format="json")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert response.json() == {"error": {"code": "database_unavailable",
+                                         "message": "the database is unavailable; retry later", "details": None}}
+
+
+def test_a_rate_limited_submit_is_429_with_ratelimit_headers_on_the_lean_path(api: APIClient, tenant: Tenant) -> None:
+    from atomfleet_orchestrator.tenancy.models import TenantLimits
+
+    TenantLimits.objects.create(tenant=tenant, submit_rate=0.001, submit_burst=1)
+    with _no_drf():
+        first = api.post(URL, {"args": {"text": "x"}}, format="json")
+        second = api.post(URL, {"args": {"text": "y"}}, format="json")
+    assert first.status_code == 202 and "RateLimit-Limit" in first
+    assert second.status_code == 429 and second.json()["error"]["code"] == "rate_limited"
+    assert int(second["Retry-After"]) > 0 and "RateLimit-Remaining" in second

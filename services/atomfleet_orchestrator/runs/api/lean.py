@@ -120,6 +120,11 @@ def submit(request: HttpRequest, name: str) -> HttpResponse:
         found = _AUTH.authenticate(request)  # reads request.META only: a Django request will do
     except (_NotLean, APIException):
         found = None
+    except Exception as exc:  # the token's lookup met a database that is down: 503, as DRF answers
+        answer = _failure(exc)
+        if answer is None:
+            raise
+        return answer
     if found is None:
         return views.submit(request, name)
     caller = found[0]
