@@ -1,20 +1,22 @@
 # Benchmarks: `make bench` runs every bench-* part; each prints figures and ratios, never asserts.
 # THROUGHPUT_ARGS, TABLES_ARGS and WORKFLOWS_ARGS pass options to their parts; the throughput part
 # also reads BENCH_N, BENCH_R and BENCH_THREADS (e.g. `make bench-throughput BENCH_N=200`), the
-# workflow part BENCH_WORKFLOW_STEPS and BENCH_R. The fairness part takes N= (tenant A's backlog),
-# B_SECONDS= (how long tenant B submits) and ATOM_SECONDS= (each run's sleep), e.g.
-# `make bench-fairness N=2000 B_SECONDS=30`; FAIRNESS_ARGS passes any other option.
+# workflow part BENCH_WORKFLOW_STEPS and BENCH_R, the submit part SUBMIT_ARGS and BENCH_N. The
+# fairness part takes N= (tenant A's backlog), B_SECONDS= (how long tenant B submits) and
+# ATOM_SECONDS= (each run's sleep), e.g. `make bench-fairness N=2000 B_SECONDS=30`; FAIRNESS_ARGS
+# passes any other option.
 
 THROUGHPUT_ARGS ?=
 TABLES_ARGS ?=
 WORKFLOWS_ARGS ?=
 SSE_ARGS ?=
 FAIRNESS_ARGS ?=
+SUBMIT_ARGS ?=
 
 ##@ Benchmarks
 
-.PHONY: bench bench-throughput bench-tables bench-workflows bench-sse bench-fairness
-bench: bench-throughput bench-tables bench-workflows bench-sse bench-fairness ## Run the benchmarks and print figures and ratios (never asserted)
+.PHONY: bench bench-throughput bench-tables bench-workflows bench-sse bench-fairness bench-submit
+bench: bench-throughput bench-tables bench-workflows bench-sse bench-fairness bench-submit ## Run the benchmarks and print figures and ratios (never asserted)
 
 bench-throughput: $(VENV_STAMP) services-up ## Raw Celery vs the full atomfleet path (chart-started API, beat, worker): throughput, latency, req/s
 	$(BIN)/python -m bench.throughput $(THROUGHPUT_ARGS)
@@ -32,3 +34,6 @@ bench-sse: $(VENV_STAMP) services-up ## SSE: 1,000 concurrent streams on one eve
 bench-fairness: $(VENV_STAMP) services-up ## Fair dispatch: tenant B's queue wait p50/p95 alone and beside tenant A's 5,000-run backlog, A's throughput, fair dispatch on vs off (N=, B_SECONDS=, ATOM_SECONDS=)
 	$(BIN)/python -m bench.fairness $(if $(filter command line environment,$(origin N)),--runs $(N)) \
 	  $(if $(B_SECONDS),--b-seconds $(B_SECONDS)) $(if $(ATOM_SECONDS),--atom-seconds $(ATOM_SECONDS)) $(FAIRNESS_ARGS)
+
+bench-submit: $(VENV_STAMP) services-up ## The API's CPU per POST in-process (WSGI app called directly, 2,000 submits, batches of 100), with a cProfile breakdown
+	$(BIN)/python -m bench.submit_cpu $(SUBMIT_ARGS)

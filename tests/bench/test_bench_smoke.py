@@ -160,3 +160,13 @@ def test_fairness_part_prints_b_waits_a_throughput_queue_lengths_and_goals() -> 
     # every run of both tenants ended well, in every phase (figures themselves are not asserted)
     assert out.count("{'succeeded': 60}") == 4 and out.count("{'succeeded': 10}") == 3, out
     assert not database_exists(database)
+
+
+def test_submit_part_prints_cpu_per_post_and_where_it_goes() -> None:
+    database = "atomfleet_bench_smoke_submit"
+    out = run_bench("bench.submit_cpu", "--n", "20", "--warmup", "5", "--batches", "1", "--batch-size", "5",
+                    "--profile-n", "10", "--redis-db", "15", "--database", database)
+    assert "single POST, 20 timed after 5 warm-up: CPU" in out
+    assert "batch POST of 5, 1 timed: CPU" in out
+    assert "self time by component:" in out and "the lean submit view" in out
+    assert not database_exists(database)

@@ -3,7 +3,8 @@
 ``emit`` writes an event whose data the caller has (a submission); ``emit_run`` writes one that
 describes a run row as the same transaction just wrote it (a transition), in one INSERT … SELECT:
 the event can never disagree with the row, and the transition needs no extra round trip to learn
-the run's tenant or attempt. Nothing else inserts into the table (tests/events/test_log.py checks).
+the run's tenant or attempt. ``insert_run`` writes a new run's row and its event in one statement
+(PostgreSQL: the run's INSERT in a ``WITH``, the event built from what it returned). Nothing else inserts into the table (tests/events/test_log.py checks).
 
 Ids (PostgreSQL): ``txid << 20 | n`` — the writing transaction's id (``pg_current_xact_id()``,
 64-bit, never wraps) and the event's number within it. Readers page by id and only read below the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -27,7 +29,7 @@ from django.db import connection
 from atomfleet_orchestrator.events.models import Event, EventType
 from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["CHANNEL", "ID_SHIFT", "emit", "emit_run", "evented_update"]
+__all__ = ["CHANNEL", "ID_SHIFT", "emit", "emit_run", "evented_update", "insert_run"]
 
 CHANNEL = "atomfleet_events"
 ID_SHIFT = 20
@@ -152,3 +154,20 @@ def evented_update(update: str, params: list[Any], type: EventType | None, selec
         f"SELECT {select}, (SELECT count(*) FROM ev) FROM w"
     )
     return sql, [*params, *insert_params]
+
+
+def insert_run(insert_sql: str, params: Sequence[Any], type: EventType, select: str) -> tuple[Any, ...]:
+    """Insert a run and write its event in one statement (PostgreSQL only): the event of
+    ``emit_run``, built from the row as ``insert_sql`` inserted it, one round trip fewer.
+
+    ``insert_sql``: ``INSERT INTO runs_atomrun … RETURNING`` every column the event reads (and
+    ``select``'s); ``select``: what of the inserted row to return, e.g. ``r.created_at``.
+    """
+    assert connection.vendor == "postgresql"
+    insert, insert_params, returning = _run_event_insert("r", type)
+    sql = f"WITH r AS ({insert_sql}), e AS ({insert}{returning}) SELECT {select}, (SELECT count(*) FROM e) FROM r"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *insert_params])
+        row = cursor.fetchone()
+    assert row is not None and row[-1] == 1, "the run's event was not written"
+    return tuple(row[:-1])

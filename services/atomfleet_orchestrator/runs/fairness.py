@@ -128,7 +128,7 @@ def _lock(queue: str) -> None:
 # partial index ``run_waiting_turn``: one probe per tenant, whatever the depth of its backlog),
 # its first ``room`` candidates, and its occupancy and limits; the fair order picks ``room``.
 _CANDIDATES_SQL = """
-WITH RECURSIVE tenants(tenant_id) AS (
+WITH RECURSIVE {room_cte}tenants(tenant_id) AS (
     SELECT (SELECT tenant_id FROM {runs} WHERE queue = %(queue)s AND turn_at IS NULL
               AND status IN ('queued', 'retrying') ORDER BY tenant_id LIMIT 1)
   UNION ALL
@@ -144,7 +144,7 @@ busy AS (
   GROUP BY tenant_id
 ),
 candidates AS (
-  SELECT c.id, c.created_at, c.n,
+  SELECT c.id, c.atom, c.created_at, c.n,
          COALESCE(b.on_queue, 0) AS on_queue, COALESCE(b.overall, 0) AS overall,
          COALESCE(l.weight, %(weight)s) AS weight,
          COALESCE(l.max_running, %(max_running)s) AS max_running,
@@ -155,25 +155,33 @@ candidates AS (
   LEFT JOIN {limits} l ON l.tenant_id = t.tenant_id
   WHERE t.tenant_id IS NOT NULL
 )
-SELECT id FROM candidates
+SELECT id, atom FROM candidates
 WHERE on_queue + n <= max_per_queue AND overall + n <= max_running
 ORDER BY (on_queue + n) * 1.0 / weight, created_at, id
-LIMIT %(room)s
+LIMIT {room}
+"""
+# PostgreSQL: the queue's free room (``room()``) computed by the same statement, after the turn
+# lock was taken (a statement's snapshot is taken when it starts: the lock's statement came first).
+_ROOM_CTE_PG = """room AS (
+  SELECT GREATEST(0, GREATEST(%(ready_min)s, COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0))
+                     - COALESCE(SUM(CASE WHEN status = 'running' THEN 0 ELSE 1 END), 0)) AS free
+  FROM {runs} WHERE queue = %(queue)s AND turn_at IS NOT NULL AND status IN ('queued', 'retrying', 'running')
+),
 """
 # PostgreSQL: each tenant's first candidates by one index range (LATERAL ... LIMIT).
 _LATERAL_PG = """
   CROSS JOIN LATERAL (
-    SELECT r.id, r.created_at, row_number() OVER (ORDER BY r.priority DESC, r.created_at, r.id) AS n
+    SELECT r.id, r.atom, r.created_at, row_number() OVER (ORDER BY r.priority DESC, r.created_at, r.id) AS n
     FROM {runs} r
     WHERE r.tenant_id = t.tenant_id AND r.queue = %(queue)s AND r.turn_at IS NULL
       AND (r.status = 'queued' OR (r.status = 'retrying' AND r.next_attempt_at <= statement_timestamp()))
-    ORDER BY r.priority DESC, r.created_at, r.id LIMIT %(room)s
+    ORDER BY r.priority DESC, r.created_at, r.id LIMIT {room}
   ) c
 """
 # SQLite (the local fleet, a handful of runs) has no LATERAL: a window over the queue's waiting runs.
 _LATERAL_SQLITE = """
   JOIN (
-    SELECT r.id, r.tenant_id, r.created_at,
+    SELECT r.id, r.atom, r.tenant_id, r.created_at,
            row_number() OVER (PARTITION BY r.tenant_id ORDER BY r.priority DESC, r.created_at, r.id) AS n
     FROM {runs} r
     WHERE r.queue = %(queue)s AND r.turn_at IS NULL
@@ -182,23 +190,64 @@ _LATERAL_SQLITE = """
 """
 
 
-def _candidates(queue: str, free: int) -> list[str]:
+def _candidates(queue: str, free: int | None) -> list[tuple[Any, str]]:
+    """(id, atom) of the runs to be given turns, in fair order; ``free`` None (PostgreSQL only):
+    the room is counted by the same statement."""
     from django.utils import timezone
 
     from atomfleet_orchestrator.tenancy.models import TenantLimits
 
     runs, limits = AtomRun._meta.db_table, TenantLimits._meta.db_table
+    in_sql = free is None
+    room_limit = "(SELECT free FROM room)" if in_sql else "%(room)s"
     lateral = _LATERAL_PG if connection.vendor == "postgresql" else _LATERAL_SQLITE
-    sql = _CANDIDATES_SQL.format(runs=runs, limits=limits, lateral=lateral.format(runs=runs))
+    sql = _CANDIDATES_SQL.format(
+        runs=runs, limits=limits, room=room_limit, lateral=lateral.format(runs=runs, room=room_limit),
+        room_cte=_ROOM_CTE_PG.format(runs=runs) if in_sql else "",
+    )
     params: dict[str, Any] = {
         "queue": queue, "room": free, "weight": settings.ATOMFLEET_TENANT_WEIGHT,
         "max_running": settings.ATOMFLEET_TENANT_MAX_RUNNING,
         "max_per_queue": settings.ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE,
+        "ready_min": settings.ATOMFLEET_QUEUE_READY_MIN,
         "now": connection.ops.adapt_datetimefield_value(timezone.now()),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+# PostgreSQL: lock the chosen runs still waiting (skipping any another transaction holds) and
+# give them their turns in one statement; a run of a retired atom gets its turn unpublished.
+_TAKE_TURNS_PG = """
+UPDATE {runs} SET turn_at = statement_timestamp(),
+  dispatched_at = CASE WHEN atom = ANY(%(registered)s::text[]) THEN statement_timestamp() ELSE dispatched_at END,
+  dispatch_count = dispatch_count + CASE WHEN atom = ANY(%(registered)s::text[]) THEN 1 ELSE 0 END
+WHERE id IN (SELECT id FROM {runs} WHERE id = ANY(%(ids)s::uuid[]) AND turn_at IS NULL
+               AND status IN ('queued', 'retrying') FOR UPDATE SKIP LOCKED)
+RETURNING id, atom, queue, celery_task_id, atom = ANY(%(registered)s::text[])
+"""
+
+
+def _take_turns(chosen: list[tuple[Any, str]]) -> tuple[int, list[tuple[Any, str, str, str]]]:
+    """Give the chosen runs still waiting their turns: (how many, those to publish)."""
+    # A run of an atom a deploy retired gets its turn unpublished: the outbox ends it failed.
+    registered = sorted(atom for atom in {atom for _, atom in chosen} if registry.current(atom) is not None)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE_TURNS_PG.format(runs=AtomRun._meta.db_table),
+                           {"ids": [run_id for run_id, _ in chosen], "registered": registered})
+            rows = cursor.fetchall()
+        return len(rows), [row[:4] for row in rows if row[4]]
+    # A row another transaction holds (a cancel) is skipped, never waited on.
+    locked = list(AtomRun.objects.select_for_update(skip_locked=True)
+                  .filter(id__in=[run_id for run_id, _ in chosen], turn_at__isnull=True, status__in=_WAITING)
+                  .values_list("id", "atom", "queue", "celery_task_id"))
+    sent = [row for row in locked if row[1] in registered]
+    AtomRun.objects.filter(id__in=[r[0] for r in sent]).update(
+        turn_at=Now(), dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1)
+    AtomRun.objects.filter(id__in=[r[0] for r in locked if r not in sent]).update(turn_at=Now())
+    return len(locked), sent
 
 
 def give_turns(queue: str, *, waiting: bool | None = None) -> int:
@@ -215,28 +264,22 @@ def give_turns(queue: str, *, waiting: bool | None = None) -> int:
     with transaction.atomic(savepoint=False):
         if settings.ATOMFLEET_FAIR_DISPATCH:
             _lock(queue)
-            free = room(queue).free
-            if free <= 0:
-                return 0
-            chosen = _candidates(queue, free)
+            if connection.vendor == "postgresql":
+                chosen = _candidates(queue, None)  # the room counted by the same statement
+            else:
+                free = room(queue).free
+                if free <= 0:
+                    return 0
+                chosen = _candidates(queue, free)
         else:  # FIFO, all at once: what is left from before it was turned off, and due retries
-            chosen = [str(i) for i in AtomRun.objects.filter(_due_waiting(), queue=queue, turn_at__isnull=True)
-                      .order_by("created_at", "id").values_list("id", flat=True)[:_UNFAIR_BATCH]]
+            chosen = list(AtomRun.objects.filter(_due_waiting(), queue=queue, turn_at__isnull=True)
+                          .order_by("created_at", "id").values_list("id", "atom")[:_UNFAIR_BATCH])
         if not chosen:
             return 0
-        # A row another transaction holds (a cancel) is skipped, never waited on.
-        rows = list(AtomRun.objects.select_for_update(skip_locked=True)
-                    .filter(id__in=chosen, turn_at__isnull=True, status__in=_WAITING)
-                    .values_list("id", "atom", "queue", "celery_task_id"))
-        # A run of an atom a deploy retired gets its turn unpublished: the outbox ends it failed.
-        registered = {atom for atom in {row[1] for row in rows} if registry.current(atom) is not None}
-        sent = [row for row in rows if row[1] in registered]
-        AtomRun.objects.filter(id__in=[r[0] for r in sent]).update(
-            turn_at=Now(), dispatched_at=Now(), dispatch_count=F("dispatch_count") + 1)
-        AtomRun.objects.filter(id__in=[r[0] for r in rows if r not in sent]).update(turn_at=Now())
+        given, sent = _take_turns(chosen)
     for run_id, atom, run_queue, task_id in sent:
         dispatch_after_commit(Target(str(run_id), atom, run_queue, task_id))
-    return len(rows)
+    return given
 
 
 class _Pending(threading.local):

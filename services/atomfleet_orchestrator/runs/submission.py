@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
+from django.db.models.sql import InsertQuery
 
 from atomfleet.storage import TenantFiles
 from atomfleet_orchestrator.atoms import registry
-from atomfleet_orchestrator.events.log import emit_run
+from atomfleet_orchestrator.events.log import emit_run, insert_run
 from atomfleet_orchestrator.events.models import EventType
 from atomfleet_orchestrator.observability import record_run_submitted
 from atomfleet_orchestrator.runs import fairness
@@ -105,7 +106,7 @@ def create_run(
 
     The one way a run comes to be, for a single submission and for a workflow's step alike.
     """
-    run = AtomRun.objects.create(
+    run = AtomRun(
         tenant_id=tenant_id,
         created_by=created_by,
         atom=spec.name,
@@ -119,13 +120,36 @@ def create_run(
         priority=priority,
         **_TURN_AT_ONCE if not fairness.enabled() else {},
     )
-    emit_run(run.id, EventType.RUN_ACCEPTED)  # event: in the submission's transaction
+    _insert_accepted(run)  # and its event: in the submission's transaction
     transaction.on_commit(lambda: record_run_submitted(spec.name, spec.queue))
     if fairness.enabled():
-        fairness.wants_turns(run.queue)
+        fairness.wants_turns(run.queue, waiting=True)
     else:
         dispatch_after_commit(Target(str(run.id), run.atom, run.queue, run.celery_task_id))
     return run
+
+
+def _insert_accepted(run: AtomRun) -> None:
+    """``run.save(force_insert=True)`` and its ``run.accepted`` event; on PostgreSQL one statement
+    (``events.log.insert_run``): the INSERT Django's ORM would send, its event built from the row."""
+    if connection.vendor != "postgresql":
+        run.save(force_insert=True)
+        emit_run(run.id, EventType.RUN_ACCEPTED)
+        return
+    meta = AtomRun._meta
+    fields = list(meta.local_concrete_fields)
+    query = InsertQuery(AtomRun)
+    query.insert_values(fields, [run])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = fields  # every column: the event reads the row as inserted
+    [(sql, params)] = compiler.as_sql()
+    # What the database filled in (db_default): read back, as save() does.
+    returned = [f for f in meta.db_returning_fields if f is not meta.pk]
+    values = insert_run(sql, params, EventType.RUN_ACCEPTED, ", ".join(f"r.{f.column}" for f in returned) or "1")
+    for field, value in zip(returned, values, strict=False):
+        setattr(run, field.attname, value)
+    run._state.adding = False
+    run._state.db = connection.alias
 
 
 def _replay(existing: AtomRun, atom_name: str, args: Any) -> AtomRun:

@@ -93,7 +93,10 @@ class Admission:
         self._check_quota(self.runs, settled=True)
 
     def _check_quota(self, runs: int, *, settled: bool) -> None:
-        in_use = tenant_limits.runs_in_use(self.tenant.pk)
+        if self._limits is None:  # the first check reads the limits with the count: one statement
+            self._limits, in_use = tenant_limits.limits_and_in_use(self.tenant.pk)
+        else:
+            in_use = tenant_limits.runs_in_use(self.tenant.pk)
         # Settled: the count includes this request's own (uncommitted) rows.
         before = in_use - runs if settled else in_use
         limit = self.limits.quota_runs

@@ -15,7 +15,7 @@ from django.db import connection
 
 from atomfleet_orchestrator.tenancy.models import Tenant, TenantLimits
 
-__all__ = ["Limits", "limits_for", "lock_quota", "runs_in_use"]
+__all__ = ["Limits", "limits_and_in_use", "limits_for", "lock_quota", "runs_in_use"]
 
 #: First key of the advisory locks that serialise one tenant's quota checks (the second is the
 #: tenant's id): an arbitrary constant no other lock of the fleet uses.
@@ -34,11 +34,11 @@ class Limits:
     sources: dict[str, str]
 
 
-def limits_for(tenant: Tenant | int) -> Limits:
-    """One primary-key read: the tenant's own values where set, the fleet defaults elsewhere."""
-    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
-    own = TenantLimits.objects.filter(tenant_id=tenant_id).first()
-    defaults = {
+_LIMIT_FIELDS = ("quota_runs", "submit_rate", "submit_burst", "weight", "max_running", "max_running_per_queue")
+
+
+def _defaults() -> dict[str, float | int]:
+    return {
         "quota_runs": settings.ATOMFLEET_TENANT_QUOTA_RUNS,
         "submit_rate": settings.ATOMFLEET_TENANT_SUBMIT_RATE,
         "submit_burst": settings.ATOMFLEET_TENANT_SUBMIT_BURST,
@@ -46,12 +46,23 @@ def limits_for(tenant: Tenant | int) -> Limits:
         "max_running": settings.ATOMFLEET_TENANT_MAX_RUNNING,
         "max_running_per_queue": settings.ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE,
     }
+
+
+def _limits(own: dict[str, float | int | None] | None) -> Limits:
+    """The tenant's own values where set (``own``: its row's, None without a row), defaults elsewhere."""
     values, sources = {}, {}
-    for field, default in defaults.items():
-        value = getattr(own, field) if own is not None else None
+    for field, default in _defaults().items():
+        value = own.get(field) if own is not None else None
         values[field], sources[field] = (default, "default") if value is None else (value, "tenant")
     return Limits(int(values["quota_runs"]), float(values["submit_rate"]), int(values["submit_burst"]),
                   int(values["weight"]), int(values["max_running"]), int(values["max_running_per_queue"]), sources)
+
+
+def limits_for(tenant: Tenant | int) -> Limits:
+    """One primary-key read: the tenant's own values where set, the fleet defaults elsewhere."""
+    tenant_id = tenant if isinstance(tenant, int) else tenant.pk
+    own = TenantLimits.objects.filter(tenant_id=tenant_id).values(*_LIMIT_FIELDS).first()
+    return _limits(own)
 
 
 _IN_USE_SQL = """
@@ -70,6 +81,19 @@ def runs_in_use(tenant_id: int) -> int:
         cursor.execute(_IN_USE_SQL, {"tenant": tenant_id})
         row = cursor.fetchone()
     return int(row[0]) if row else 0
+
+
+def limits_and_in_use(tenant_id: int) -> tuple[Limits, int]:
+    """``limits_for`` and ``runs_in_use`` in one statement (a submit's first quota check)."""
+    columns = ", ".join(f"l.{field}" for field in _LIMIT_FIELDS)
+    sql = (f"SELECT ({_IN_USE_SQL}), l.tenant_id, {columns} FROM (SELECT 1) one "
+           f"LEFT JOIN {TenantLimits._meta.db_table} l ON l.tenant_id = %(tenant)s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"tenant": tenant_id})
+        row = cursor.fetchone()
+    assert row is not None
+    own = dict(zip(_LIMIT_FIELDS, row[2:], strict=True)) if row[1] is not None else None
+    return _limits(own), int(row[0] or 0)
 
 
 def lock_quota(tenant_id: int) -> None:
