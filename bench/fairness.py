@@ -99,6 +99,7 @@ class Phase:
     b_submit_seconds: float = 0.0
     b_refused: int = 0
     llen: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, LLEN)
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average, sampled
     draining: tuple[float, float] = (0.0, 0.0)  # A's first batch accepted → A's last run started
     seconds: float = 0.0
     work: Snapshot | None = None  # counters around the phase (A alone only)
@@ -223,6 +224,7 @@ class Bench:
 
     def sample_llen(self, phase: Phase, stop: threading.Event) -> None:
         while not stop.wait(0.25):
+            phase.load.append(os.getloadavg()[0])
             with contextlib.suppress(redis.RedisError):
                 phase.llen.append((time.monotonic(), int(self.redis.llen(QUEUE))))
 
@@ -316,8 +318,15 @@ def _work_rows(on: Phase, off: Phase) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _load(phase: Phase) -> str:
+    """The machine's 1-minute load average over the phase: mean [min–max]."""
+    if not phase.load:
+        return "—"
+    return f"{sum(phase.load) / len(phase.load):.1f} [{min(phase.load):.1f}–{max(phase.load):.1f}]"
+
+
 def _summary(bench: Bench, phase: Phase) -> str:
-    parts = [f"  {phase.label}: {phase.seconds:.1f} s"]
+    parts = [f"  {phase.label}: {phase.seconds:.1f} s, load {_load(phase)}"]
     if phase.a_ids:
         parts.append(f"A {len(phase.a_ids)} runs accepted in {phase.a_submit_seconds:.1f} s, "
                      f"{bench.throughput(phase.a_ids):.1f} runs/s {bench.statuses(phase.a_ids)}")
@@ -364,8 +373,10 @@ def report(bench: Bench, phases: dict[str, Phase]) -> None:
         ("A beside B / A alone", ratio(tput["ab_on"], tput["a_on"]), ratio(tput["ab_off"], tput["a_off"]), "—"),
         ("A + B runs finished in A's window", f"{bench.together(b_on):.1f} runs/s",
          f"{bench.together(b_off):.1f} runs/s", ratio(bench.together(b_on), bench.together(b_off))),
-        ("A's backlog accepted in (all batches)", f"{a_on.a_submit_seconds:.1f} s / {b_on.a_submit_seconds:.1f} s",
+        ("A's backlog accepted in (alone / beside B)", f"{a_on.a_submit_seconds:.1f} s / {b_on.a_submit_seconds:.1f} s",
          f"{a_off.a_submit_seconds:.1f} s / {b_off.a_submit_seconds:.1f} s", "—"),
+        ("machine load, 1 min (alone / beside B)", f"{_load(a_on)} / {_load(b_on)}", f"{_load(a_off)} / {_load(b_off)}",
+         "—"),
     ]), flush=True)
 
     print(f"\nRedis list `{QUEUE}` (LLEN every 0.25 s while A's backlog drains: first batch accepted → last run "
