@@ -150,7 +150,9 @@ def test_fairness_part_prints_b_waits_a_throughput_queue_lengths_and_goals() -> 
                   "A + B runs finished in A's window", "machine load, 1 min (alone / beside B)"):
         assert label in rows, f"missing row {label!r}:\n{out}"
     assert rows["A alone (60 runs)"][0].endswith("runs/s") and rows["A alone (60 runs)"][2] != "—"
-    assert rows["Redis list length"] == ["p50", "p95", "max", "empty", "samples"]
+    assert rows["Redis list length"] == ["p50", "p95", "max", "empty", "turn-lock waiters", "active backends", "samples"]
+    assert any(label.startswith("A's slot time per run, alone / beside B") for label in rows), out
+    assert "A's run started_at → finished_at, p50 / p95 (alone)" in rows
     for label in ("A alone, fair on", "A + B, fair on", "A + B, fair off", "A alone, fair off"):
         assert label in rows, f"missing row {label!r}:\n{out}"
     assert rows["work per A run"] == ["fair on", "fair off", "on / off"]
