@@ -5,8 +5,9 @@ at ``--concurrency`` slots because the atom sleeps instead of computing) runs ``
 for a fixed ``--atom-seconds`` (one step: no progress write). Two tenants, each with its own token:
 A submits ``--runs`` runs in batches of ``--batch`` (``POST .../runs/batch``, as fast as each is
 admitted; A's limits raised with ``set_tenant_limits``), B submits one run every ``--b-interval``
-seconds for ``--b-seconds`` (``POST .../runs``, open loop: a late POST is not made up by waiting
-less for the next, only by not waiting). Phases, each on a drained queue:
+seconds for ``--b-seconds`` (``POST .../runs`` on a fixed schedule: the k-th at k × interval, or at
+once when the previous answer came later, so B submits as many runs in every phase). Phases, each
+on a drained queue:
 
 1. B alone (fair dispatch on);
 2. A alone, fair dispatch on;
@@ -99,6 +100,9 @@ class Phase:
     b_submit_seconds: float = 0.0
     b_refused: int = 0
     llen: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, LLEN)
+    load: list[float] = field(default_factory=list)  # the machine's 1-minute load average, sampled
+    # (monotonic, backends of the bench database waiting on an advisory lock — the turn lock —, active)
+    backends: list[tuple[float, int, int]] = field(default_factory=list)
     draining: tuple[float, float] = (0.0, 0.0)  # A's first batch accepted → A's last run started
     seconds: float = 0.0
     work: Snapshot | None = None  # counters around the phase (A alone only)
@@ -137,6 +141,12 @@ class Bench:
     def window(self, ids: list[uuid.UUID]) -> tuple[Any, Any]:
         first, last = self.sql("SELECT min(started_at), max(finished_at) FROM runs_atomrun WHERE id = ANY(%s)", ids)[0]
         return first, last
+
+    def run_ms(self, ids: list[uuid.UUID]) -> list[float]:
+        """started_at → finished_at of each run: the atom, its claim's and its ending's transactions."""
+        rows = self.sql("SELECT EXTRACT(EPOCH FROM finished_at - started_at) * 1000 FROM runs_atomrun "
+                        "WHERE id = ANY(%s) AND started_at IS NOT NULL AND finished_at IS NOT NULL", ids)
+        return [float(r[0]) for r in rows]
 
     def throughput(self, ids: list[uuid.UUID]) -> float:
         """Runs finished per second, from the first start to the last finish (database clock)."""
@@ -199,7 +209,7 @@ class Bench:
         return ids, time.monotonic() - started
 
     def trickle_b(self, seconds: float, phase: Phase, failed: list[BaseException]) -> None:
-        """One POST every --b-interval s for ``seconds``, on schedule (a late one is not made up)."""
+        """One POST every --b-interval s for ``seconds``, on schedule (one made late by a slow answer goes at once)."""
         try:
             with self.client(TENANT_B) as client:
                 started = time.monotonic()
@@ -222,9 +232,18 @@ class Bench:
             failed.append(exc)
 
     def sample_llen(self, phase: Phase, stop: threading.Event) -> None:
-        while not stop.wait(0.25):
-            with contextlib.suppress(redis.RedisError):
-                phase.llen.append((time.monotonic(), int(self.redis.llen(QUEUE))))
+        """Every 0.25 s: the Redis list, the machine's load, and what the bench database's backends
+        do (how many wait for the turn lock, an advisory lock, and how many are active)."""
+        with psycopg.connect(self.db_url, autocommit=True) as conn:
+            while not stop.wait(0.25):
+                phase.load.append(os.getloadavg()[0])
+                with contextlib.suppress(redis.RedisError):
+                    phase.llen.append((time.monotonic(), int(self.redis.llen(QUEUE))))
+                locked, active = conn.execute(
+                    "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock' AND wait_event = 'advisory'), "
+                    "count(*) FILTER (WHERE state = 'active') - 1 FROM pg_stat_activity "
+                    "WHERE datname = current_database()").fetchone() or (0, 1)
+                phase.backends.append((time.monotonic(), int(locked), int(active)))
 
     def counters(self) -> Snapshot:
         """Work done so far: CPU of the fleet's process groups, Redis commands, PostgreSQL's counts
@@ -284,10 +303,14 @@ def _llen_cells(phase: Phase) -> list[str]:
     """The samples taken while A's backlog drained (first batch accepted → last run started)."""
     first, last = phase.draining
     s = [n for at, n in phase.llen if first <= at <= last]
-    if not s:
-        return ["—"] * 5
+    backends = [(locked, active) for at, locked, active in phase.backends if first <= at <= last]
+    if not s or not backends:
+        return ["—"] * 7
     empty = sum(1 for x in s if x == 0) * 100 / len(s)
-    return [f"{percentile(s, 50):.0f}", f"{percentile(s, 95):.0f}", f"{max(s)}", f"{empty:.0f} %", f"{len(s)}"]
+    locked = sum(b[0] for b in backends) / len(backends)
+    active = sum(b[1] for b in backends) / len(backends)
+    return [f"{percentile(s, 50):.0f}", f"{percentile(s, 95):.0f}", f"{max(s)}", f"{empty:.0f} %",
+            f"{locked:.2f}", f"{active:.2f}", f"{len(s)}"]
 
 
 def _work_rows(on: Phase, off: Phase) -> list[tuple[str, str, str, str]]:
@@ -316,8 +339,15 @@ def _work_rows(on: Phase, off: Phase) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def _load(phase: Phase) -> str:
+    """The machine's 1-minute load average over the phase: mean [min–max]."""
+    if not phase.load:
+        return "—"
+    return f"{sum(phase.load) / len(phase.load):.1f} [{min(phase.load):.1f}–{max(phase.load):.1f}]"
+
+
 def _summary(bench: Bench, phase: Phase) -> str:
-    parts = [f"  {phase.label}: {phase.seconds:.1f} s"]
+    parts = [f"  {phase.label}: {phase.seconds:.1f} s, load {_load(phase)}"]
     if phase.a_ids:
         parts.append(f"A {len(phase.a_ids)} runs accepted in {phase.a_submit_seconds:.1f} s, "
                      f"{bench.throughput(phase.a_ids):.1f} runs/s {bench.statuses(phase.a_ids)}")
@@ -354,6 +384,10 @@ def report(bench: Bench, phases: dict[str, Phase]) -> None:
     tput = {k: bench.throughput(ph.a_ids) for k, ph in (("a_on", a_on), ("a_off", a_off), ("ab_on", b_on),
                                                           ("ab_off", b_off))}
     ideal = slots / args.atom_seconds
+    run_on, run_off = bench.run_ms(a_on.a_ids), bench.run_ms(a_off.a_ids)
+
+    def slot_ms(runs_per_s: float) -> float:
+        return slots / runs_per_s * 1000
     print(f"\nA's throughput: A's runs ÷ (last finished_at − first started_at); ratio = fair on / fair off. "
           f"{slots} slots × {args.atom_seconds:g} s atoms: at most {ideal:.0f} runs/s")
     print(markdown_table(("A's runs", "fair on", "fair off (today's)", "on / off"), [
@@ -362,16 +396,25 @@ def report(bench: Bench, phases: dict[str, Phase]) -> None:
         (f"A beside B ({args.runs} runs; fair off {off_n})", f"{tput['ab_on']:.1f} runs/s",
          f"{tput['ab_off']:.1f} runs/s", ratio(tput["ab_on"], tput["ab_off"])),
         ("A beside B / A alone", ratio(tput["ab_on"], tput["a_on"]), ratio(tput["ab_off"], tput["a_off"]), "—"),
+        (f"A's slot time per run, alone / beside B ({slots} slots ÷ runs/s; atom {args.atom_seconds * 1000:.0f} ms)",
+         *(f"{slot_ms(tput[a]):.0f} ms / {slot_ms(tput[b]):.0f} ms" for a, b in (("a_on", "ab_on"), ("a_off", "ab_off"))),
+         ratio(slot_ms(tput["a_on"]), slot_ms(tput["a_off"]))),
+        ("A's run started_at → finished_at, p50 / p95 (alone)",
+         *(f"{percentile(r, 50):.0f} / {percentile(r, 95):.0f} ms" for r in (run_on, run_off)), "—"),
         ("A + B runs finished in A's window", f"{bench.together(b_on):.1f} runs/s",
          f"{bench.together(b_off):.1f} runs/s", ratio(bench.together(b_on), bench.together(b_off))),
-        ("A's backlog accepted in (all batches)", f"{a_on.a_submit_seconds:.1f} s / {b_on.a_submit_seconds:.1f} s",
+        ("A's backlog accepted in (alone / beside B)", f"{a_on.a_submit_seconds:.1f} s / {b_on.a_submit_seconds:.1f} s",
          f"{a_off.a_submit_seconds:.1f} s / {b_off.a_submit_seconds:.1f} s", "—"),
+        ("machine load, 1 min (alone / beside B)", f"{_load(a_on)} / {_load(b_on)}", f"{_load(a_off)} / {_load(b_off)}",
+         "—"),
     ]), flush=True)
 
     print(f"\nRedis list `{QUEUE}` (LLEN every 0.25 s while A's backlog drains: first batch accepted → last run "
           f"started); fair dispatch keeps about one run per slot published ({slots} slots), the rest waits in "
-          f"PostgreSQL; empty = share of samples with nothing published")
-    print(markdown_table(("Redis list length", "p50", "p95", "max", "empty", "samples"), [
+          f"PostgreSQL; empty = share of samples with nothing published. With each sample, the bench database's "
+          f"backends (pg_stat_activity, mean): waiting on the turn lock (an advisory lock), and active")
+    print(markdown_table(("Redis list length", "p50", "p95", "max", "empty", "turn-lock waiters", "active backends",
+                          "samples"), [
         ("A alone, fair on", *_llen_cells(a_on)),
         ("A + B, fair on", *_llen_cells(b_on)),
         ("A + B, fair off", *_llen_cells(b_off)),

@@ -147,10 +147,12 @@ def test_fairness_part_prints_b_waits_a_throughput_queue_lengths_and_goals() -> 
     assert rows["B runs accepted (refused)"] == ["10 (0)"] * 3  # one run every 200 ms for 2 s, in every phase
     assert rows["A's runs"] == ["fair on", "fair off (today's)", "on / off"]
     for label in ("A alone (60 runs)", "A beside B (60 runs; fair off 60)", "A beside B / A alone",
-                  "A + B runs finished in A's window"):
+                  "A + B runs finished in A's window", "machine load, 1 min (alone / beside B)"):
         assert label in rows, f"missing row {label!r}:\n{out}"
     assert rows["A alone (60 runs)"][0].endswith("runs/s") and rows["A alone (60 runs)"][2] != "—"
-    assert rows["Redis list length"] == ["p50", "p95", "max", "empty", "samples"]
+    assert rows["Redis list length"] == ["p50", "p95", "max", "empty", "turn-lock waiters", "active backends", "samples"]
+    assert any(label.startswith("A's slot time per run, alone / beside B") for label in rows), out
+    assert "A's run started_at → finished_at, p50 / p95 (alone)" in rows
     for label in ("A alone, fair on", "A + B, fair on", "A + B, fair off", "A alone, fair off"):
         assert label in rows, f"missing row {label!r}:\n{out}"
     assert rows["work per A run"] == ["fair on", "fair off", "on / off"]
