@@ -162,10 +162,6 @@ def end_parent(steps_body: dict[str, Any], parent: str) -> tuple[float, int]:
     from atomfleet_orchestrator.workflows import engine
     from atomfleet_orchestrator.workflows.models import WorkflowStep
 
-    # Every measurement starts from an empty queue: what earlier ones left queued is ended first.
-    # With fair dispatch the queries of an ending depend on the queue's room (a released child
-    # given its turn at once, or left waiting): the same room each time, whatever ran before.
-    AtomRun.objects.filter(status__in=["queued", "retrying"]).update(status="cancelled", finished_at=Now())
     workflow, _ = engine.submit(Tenant.objects.get(slug="bench"), "bench", steps_body)
     run_id = str(WorkflowStep.objects.get(workflow=workflow, name=parent).run_id)
     rows = AtomRun.objects.filter(id=run_id)
