@@ -51,7 +51,7 @@ FLEET_ENV: dict[str, str] = {
     "ATOMFLEET_TENANT_WEIGHT": "1",  # config.tenantWeight
     "ATOMFLEET_TENANT_MAX_RUNNING": "2000",  # config.tenantMaxRunning
     "ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE": "1000",  # config.tenantMaxRunningPerQueue
-    "ATOMFLEET_QUEUE_READY_MIN": "2",  # config.queueReadyMin
+    "ATOMFLEET_QUEUE_READY": "2",  # config.queueReady
     "ATOMFLEET_FAIR_DISPATCH": "true",  # config.fairDispatch (bench/fairness.py also runs it off)
     # See DIFFERENT_FROM_CHART: one bench tenant submits faster than a tenant's default allows.
     "ATOMFLEET_TENANT_QUOTA_RUNS": "10000000",

@@ -186,7 +186,7 @@ def release_costs(small: int, large: int, reps: int) -> list[tuple[str, str, str
         # Every ending finds its queue with room, as on a fleet that keeps up (the worker is stopped
         # here, so the runs submitted meanwhile would fill the queue's window): its turns cost the same
         # statements whatever the queue holds, and the figures compare the workflow's own work.
-        with override_settings(ATOMFLEET_QUEUE_READY_MIN=10**9):
+        with override_settings(ATOMFLEET_QUEUE_READY=10**9):
             measured = [end_parent(body, parent) for _ in range(reps)]
         ms = Figure("ms")
         for value, _ in measured:

@@ -52,7 +52,7 @@ def _start_one(worker: str) -> Claimed:
 def test_a_backlog_waits_in_postgresql_and_another_tenant_gets_the_next_turn(tenants: tuple[Tenant, Tenant]) -> None:
     bulk, small = tenants
     backlog = _submit(bulk, 20)
-    # An idle queue publishes at once, up to ATOMFLEET_QUEUE_READY_MIN (2) ahead of its workers
+    # An idle queue publishes at once, up to ATOMFLEET_QUEUE_READY (2) ahead of its workers
     assert sum(_with_turn(backlog)) == 2
     mine = _submit(small, 1)
     assert _with_turn(mine) == [False]  # no room: nothing is published beyond the window
@@ -64,15 +64,15 @@ def test_a_backlog_waits_in_postgresql_and_another_tenant_gets_the_next_turn(ten
     assert AtomRun.objects.filter(status="queued").count() == 20
 
 
-def test_the_window_follows_the_runs_running_on_the_queue(tenants: tuple[Tenant, Tenant]) -> None:
+def test_the_window_stays_at_the_ready_setting_whatever_runs(tenants: tuple[Tenant, Tenant]) -> None:
     bulk, _ = tenants
     backlog = _submit(bulk, 30)
     for n in range(1, 7):
         _start_one(f"w@a:{n}")
     room = fairness.room("default")
-    # max(ready-min, running) runs stay published ahead of the workers: about one per busy slot
-    assert (room.running, room.ready, room.free) == (6, 6, 0)
-    assert sum(_with_turn(backlog)) == 12
+    # ATOMFLEET_QUEUE_READY (2) runs stay published ahead of the workers: each claim gave the next turn
+    assert (room.running, room.ready, room.free) == (6, 2, 0)
+    assert sum(_with_turn(backlog)) == 8
 
 
 def test_weights_share_a_busy_queue(tenants: tuple[Tenant, Tenant]) -> None:
@@ -80,11 +80,11 @@ def test_weights_share_a_busy_queue(tenants: tuple[Tenant, Tenant]) -> None:
     TenantLimits.objects.create(tenant=heavy, weight=3)
     _submit(heavy, 40)
     _submit(light, 40)
-    for n in range(12):
+    for n in range(30):
         _start_one(f"w@a:{n}")
     busy = _turns_by_tenant()
     # 3:1 over the runs that have had a turn (the two first went to the first submitter)
-    assert busy["bulk"] >= 2.5 * busy["small"] and busy["small"] >= 5
+    assert 2.5 * busy["small"] <= busy["bulk"] <= 3.5 * busy["small"] and busy["small"] >= 7, busy
 
 
 def _turns_by_tenant() -> dict[str, int]:

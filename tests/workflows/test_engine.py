@@ -238,7 +238,7 @@ def _queries_to_end(tenant: Tenant, fillers: int, children: int) -> int:
 
 
 # Every ending finds room on the queue: its turns cost the same few statements whatever the queue holds.
-@override_settings(ATOMFLEET_QUEUE_READY_MIN=1_000_000)
+@override_settings(ATOMFLEET_QUEUE_READY=1_000_000)
 def test_releasing_children_costs_o_children_not_o_steps(tenant: Tenant) -> None:
     small = _queries_to_end(tenant, fillers=8, children=1)
     large = _queries_to_end(tenant, fillers=997, children=1)

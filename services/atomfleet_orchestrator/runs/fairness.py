@@ -2,11 +2,12 @@
 
 An accepted run is inserted **waiting for its turn** (``turn_at`` NULL): in PostgreSQL, not yet
 published. A queue keeps only a few runs published ahead of its workers (``ready``: published,
-not started): at most ``max(ATOMFLEET_QUEUE_READY_MIN, runs running on the queue)``, about one
-per worker slot once the queue is busy. Whenever that leaves room, the waiting runs of the
-queue's tenants are given turns in weighted fair order, stamped published and sent after the
-commit. So a deep backlog of one tenant waits in PostgreSQL, not in the Redis list, and another
-tenant's run is published at the next turn and starts within about one slot turnover.
+not started): at most ``ATOMFLEET_QUEUE_READY`` (2), whatever the number of slots — each claim
+gives the next turn in its own transaction, so a slot that frees finds a run in the list, and
+a burst fills any number of slots as fast as claims follow each other. Whenever that leaves room,
+the waiting runs of the queue's tenants are given turns in weighted fair order, stamped published
+and sent after the commit. So a deep backlog of one tenant waits in PostgreSQL, not in the Redis
+list, and another tenant's run is published at the next claim, behind at most that many.
 
 The order: each tenant's candidate gets the key ``(its runs holding or about to hold a slot of
 the queue + its rank among its waiting runs) / its weight`` — the tenant using the fewest slots
@@ -58,7 +59,7 @@ class Room:
 
     @property
     def free(self) -> int:
-        return max(settings.ATOMFLEET_QUEUE_READY_MIN, self.running) - self.ready
+        return settings.ATOMFLEET_QUEUE_READY - self.ready
 
 
 def room(queue: str) -> Room:
@@ -163,8 +164,7 @@ LIMIT {room}
 # PostgreSQL: the queue's free room (``room()``) computed by the same statement, after the turn
 # lock was taken (a statement's snapshot is taken when it starts: the lock's statement came first).
 _ROOM_CTE_PG = """room AS (
-  SELECT GREATEST(0, GREATEST(%(ready_min)s, COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0))
-                     - COALESCE(SUM(CASE WHEN status = 'running' THEN 0 ELSE 1 END), 0)) AS free
+  SELECT GREATEST(0, %(ready)s - COALESCE(SUM(CASE WHEN status = 'running' THEN 0 ELSE 1 END), 0)) AS free
   FROM {runs} WHERE queue = %(queue)s AND turn_at IS NOT NULL AND status IN ('queued', 'retrying', 'running')
 ),
 """
@@ -209,7 +209,7 @@ def _candidates(queue: str, free: int | None) -> list[tuple[Any, str]]:
         "queue": queue, "room": free, "weight": settings.ATOMFLEET_TENANT_WEIGHT,
         "max_running": settings.ATOMFLEET_TENANT_MAX_RUNNING,
         "max_per_queue": settings.ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE,
-        "ready_min": settings.ATOMFLEET_QUEUE_READY_MIN,
+        "ready": settings.ATOMFLEET_QUEUE_READY,
         "now": connection.ops.adapt_datetimefield_value(timezone.now()),
     }
     with connection.cursor() as cursor:

@@ -31,10 +31,10 @@ ATOMFLEET_RECONCILE_INTERVAL = env_float("ATOMFLEET_RECONCILE_INTERVAL", 15, min
 ATOMFLEET_OUTBOX_GRACE_SECONDS = env_float("ATOMFLEET_OUTBOX_GRACE_SECONDS", 5, minimum=0)
 ATOMFLEET_DISPATCH_TIMEOUT_SECONDS = env_float("ATOMFLEET_DISPATCH_TIMEOUT_SECONDS", 120, minimum=1)
 ATOMFLEET_MAX_REDISPATCHES = env_int("ATOMFLEET_MAX_REDISPATCHES", 5, minimum=0)
-# Fair dispatch (runs.fairness): runs a queue keeps published ahead of its workers, at least (once
-# busy: one per run running, about one per slot). More starts a burst of new workers faster; fewer
-# makes another tenant's run wait less behind a backlog.
-ATOMFLEET_QUEUE_READY_MIN = env_int("ATOMFLEET_QUEUE_READY_MIN", 2, minimum=1)
+# Fair dispatch (runs.fairness): runs a queue keeps published ahead of its workers, whatever its
+# slots (each claim gives the next turn). Another tenant's run waits behind at most this many;
+# more covers slots that free at the same instant on a very busy queue.
+ATOMFLEET_QUEUE_READY = env_int("ATOMFLEET_QUEUE_READY", 2, minimum=1)
 # Off: every accepted run is published at once, FIFO across tenants, no running caps (the behaviour
 # before fair dispatch; `make bench-fairness` measures both). Every process of a fleet must agree.
 ATOMFLEET_FAIR_DISPATCH = env_bool("ATOMFLEET_FAIR_DISPATCH", True)

@@ -83,7 +83,7 @@ ATOMFLEET_TENANT_SUBMIT_BURST: {{ int $c.tenantSubmitBurst | toString | quote }}
 ATOMFLEET_TENANT_WEIGHT: {{ int $c.tenantWeight | toString | quote }}
 ATOMFLEET_TENANT_MAX_RUNNING: {{ int $c.tenantMaxRunning | toString | quote }}
 ATOMFLEET_TENANT_MAX_RUNNING_PER_QUEUE: {{ int $c.tenantMaxRunningPerQueue | toString | quote }}
-ATOMFLEET_QUEUE_READY_MIN: {{ int $c.queueReadyMin | toString | quote }}
+ATOMFLEET_QUEUE_READY: {{ int $c.queueReady | toString | quote }}
 ATOMFLEET_FAIR_DISPATCH: {{ $c.fairDispatch | toString | quote }}
 ATOMFLEET_METRICS_TENANT_LABELS: {{ int $c.metricsTenantLabels | toString | quote }}
 ATOMFLEET_MAX_UPLOAD_BYTES: {{ int $c.maxUploadBytes | toString | quote }}
