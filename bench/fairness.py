@@ -410,7 +410,7 @@ def report(bench: Bench, phases: dict[str, Phase]) -> None:
     ]), flush=True)
 
     print(f"\nRedis list `{QUEUE}` (LLEN every 0.25 s while A's backlog drains: first batch accepted → last run "
-          f"started); fair dispatch keeps about one run per slot published ({slots} slots), the rest waits in "
+          f"started); fair dispatch keeps ATOMFLEET_QUEUE_READY runs published ({slots} slots), the rest waits in "
           f"PostgreSQL; empty = share of samples with nothing published. With each sample, the bench database's "
           f"backends (pg_stat_activity, mean): waiting on the turn lock (an advisory lock), and active")
     print(markdown_table(("Redis list length", "p50", "p95", "max", "empty", "turn-lock waiters", "active backends",
