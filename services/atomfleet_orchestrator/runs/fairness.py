@@ -261,11 +261,6 @@ def give_turns(queue: str, *, waiting: bool | None = None) -> int:
 
     if not waiting and not _anyone_waiting(queue):
         return 0
-    if settings.ATOMFLEET_FAIR_DISPATCH and room(queue).free <= 0:
-        # The queue's published runs are all there, unlocked count: the claim that takes one makes
-        # the room and gives the turn (it sees its own claim here). Under a backlog, endings and
-        # submits never queue on the turn lock: a claim takes it once per run, not three writes.
-        return 0
     with transaction.atomic(savepoint=False):
         if settings.ATOMFLEET_FAIR_DISPATCH:
             _lock(queue)
