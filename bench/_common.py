@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -175,6 +175,15 @@ def stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def run_main(main: Callable[[], int]) -> NoReturn:
+    """A bench's entry point: its exit code, or 130 after Ctrl-C/SIGTERM once every process stopped."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; every process was stopped", file=sys.stderr)
+        sys.exit(130)
 
 
 # -- figures --------------------------------------------------------------------------------------

@@ -29,7 +29,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -50,6 +49,7 @@ from bench._common import (
     percentile,
     ratio,
     redis_url,
+    run_main,
     stop_on_sigterm,
     throwaway_database,
     wait_for,
@@ -500,8 +500,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted; every process was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -20,7 +20,6 @@ import contextlib
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from bench._common import (
     markdown_table,
     ratio,
     redis_url,
+    run_main,
     stop_on_sigterm,
     throwaway_database,
 )
@@ -227,8 +227,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted; every process was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

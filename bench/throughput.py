@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -41,6 +40,7 @@ from bench._common import (
     percentile,
     ratio,
     redis_url,
+    run_main,
     stop_on_sigterm,
     throwaway_database,
 )
@@ -208,8 +208,4 @@ def _errors(n: int) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted; every process was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)

@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +39,7 @@ from bench._common import (
     markdown_table,
     ratio,
     redis_url,
+    run_main,
     stop_on_sigterm,
     throwaway_database,
     wait_for,
@@ -256,8 +256,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted; every process was stopped", file=sys.stderr)
-        sys.exit(130)
+    run_main(main)
