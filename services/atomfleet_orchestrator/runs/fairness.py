@@ -34,12 +34,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Now
 
 from atomfleet_orchestrator.atoms import registry
 from atomfleet_orchestrator.runs.lifecycle import WAITING, RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
+from atomfleet_orchestrator.runs.stats import waiting_now
 
 __all__ = [
     "Room", "enabled", "expects_waiting", "give_turns", "give_turns_now", "room", "saw_waiting", "turns_at_end",
@@ -76,10 +77,6 @@ def room(queue: str) -> Room:
 
 
 _UNFAIR_BATCH = 500
-
-
-def _due_waiting() -> Q:
-    return Q(status=RunStatus.QUEUED) | Q(status=RunStatus.RETRYING, next_attempt_at__lte=Now())
 
 
 def enabled() -> bool:
@@ -262,7 +259,7 @@ def give_turns(queue: str, *, waiting: bool | None = None) -> int:
     if not waiting and not _anyone_waiting(queue):
         return 0
     with transaction.atomic(savepoint=False):
-        if settings.ATOMFLEET_FAIR_DISPATCH:
+        if enabled():
             _lock(queue)
             if connection.vendor == "postgresql":
                 chosen = _candidates(queue, None)  # the room counted by the same statement
@@ -272,7 +269,7 @@ def give_turns(queue: str, *, waiting: bool | None = None) -> int:
                     return 0
                 chosen = _candidates(queue, free)
         else:  # FIFO, all at once: what is left from before it was turned off, and due retries
-            chosen = list(AtomRun.objects.filter(_due_waiting(), queue=queue, turn_at__isnull=True)
+            chosen = list(AtomRun.objects.filter(waiting_now(), queue=queue, turn_at__isnull=True)
                           .order_by("created_at", "id").values_list("id", "atom")[:_UNFAIR_BATCH])
         if not chosen:
             return 0
@@ -318,7 +315,7 @@ def wants_turns(queue: str, *, waiting: bool | None = None) -> None:
     their own (still before any row lock of it, so still last). ``waiting``: True when the
     caller's statement already found runs waiting on the queue (``waiting_sql``), so the end of
     the transaction need not ask again."""
-    if not settings.ATOMFLEET_FAIR_DISPATCH:
+    if not enabled():
         return  # nothing waits for a turn (create_run gave it); due retries: beat's round
     if _pending.queues is not None:
         _pending.queues[queue] = _pending.queues.get(queue, False) or bool(waiting)

@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, Now
 from atomfleet_orchestrator.runs.lifecycle import RunStatus
 from atomfleet_orchestrator.runs.models import AtomRun
 
-__all__ = ["QueueCounts", "by_queue", "queue_counts", "tenant_counts"]
+__all__ = ["QueueCounts", "by_queue", "queue_counts", "tenant_counts", "waiting_now"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,13 @@ class QueueCounts:
 
 
 # A retry in its backoff needs no slot yet; it counts from the moment it is due.
-_WAITING = Q(status=RunStatus.QUEUED.value) | Q(status=RunStatus.RETRYING.value, next_attempt_at__lte=Now())
+def waiting_now() -> Q:
+    """Runs that need a slot now: accepted, or a retry whose backoff is over (also what fair
+    dispatch gives turns to)."""
+    return Q(status=RunStatus.QUEUED.value) | Q(status=RunStatus.RETRYING.value, next_attempt_at__lte=Now())
+
+
+_WAITING = waiting_now()
 
 
 def tenant_counts() -> dict[tuple[str, str], QueueCounts]:
